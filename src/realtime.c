@@ -118,7 +118,7 @@ static bool callback_registered = false;
 typedef struct BudgetSpend
 {
 	NotifyBudget *budget;
-	int			level;			/* subtransaction nesting level */
+	SubTransactionId subid;		/* the subtransaction that spent it */
 	int64		announced;
 	int64		summed;
 } BudgetSpend;
@@ -176,7 +176,7 @@ payload_finish(StringInfo payload, const pg_uuid_t *org, const char *at)
  */
 typedef struct Pending
 {
-	int			level;			/* subtransaction nesting level */
+	SubTransactionId subid;		/* the subtransaction that announced it */
 	pg_uuid_t	org;			/* whose channel */
 	char	   *payload;
 } Pending;
@@ -203,20 +203,24 @@ refuse_while_writing(void)
 static void register_callbacks(void);
 
 /*
- * Where a list of records, each with the nesting level it belongs to
- * (the int at level_offset), holds those of the subtransaction at level
- * and its children: its tail.  Records are appended at the current
- * level and a subtransaction's end moves its own to its parent's level
- * or removes them, so the levels never fall along the list, and a
- * subtransaction's end reads its own records only, not the whole
- * transaction's.
+ * Where a list of records, each with the id of the subtransaction that
+ * made it (the SubTransactionId at subid_offset), holds those made since
+ * subtransaction subid began: its tail.  Ids grow with each subtransaction
+ * begun, and records are appended as they are made, so every record made
+ * since subid began, by it or by a child, committed or not, has an id of
+ * at least subid, and every record before has a lower one.  A
+ * subtransaction that commits changes nothing (its records are its
+ * parent's as they are: relabelling them at each commit cost nested
+ * savepoints, N of them, N * N / 2 steps), and one that ends reads its own
+ * records only, not the whole transaction's.
  */
 static int
-subtransaction_tail(List *records, Size level_offset, int level)
+subtransaction_tail(List *records, Size subid_offset, SubTransactionId subid)
 {
 	int			from = list_length(records);
 
-	while (from > 0 && *(int *) ((char *) list_nth(records, from - 1) + level_offset) >= level)
+	while (from > 0 &&
+		   *(SubTransactionId *) ((char *) list_nth(records, from - 1) + subid_offset) >= subid)
 		from--;
 	return from;
 }
@@ -240,7 +244,7 @@ announce_later(const pg_uuid_t *org, const char *payload)
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	p = palloc(sizeof(Pending));
 	register_callbacks();
-	p->level = GetCurrentTransactionNestLevel();
+	p->subid = GetCurrentSubTransactionId();
 	p->org = *org;
 	p->payload = pstrdup(payload);
 	pending = lappend(pending, p);
@@ -400,40 +404,28 @@ notify_xact_callback(XactEvent event, void *arg pg_attribute_unused())
  * committed, they become its parent's.
  */
 static void
-notify_subxact_callback(SubXactEvent event,
-						SubTransactionId mySubid pg_attribute_unused(),
-						SubTransactionId parentSubid pg_attribute_unused(),
-						void *arg pg_attribute_unused())
+notify_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg pg_attribute_unused())
 {
-	int			level = GetCurrentTransactionNestLevel();
 	bool		abort = event == SUBXACT_EVENT_ABORT_SUB;
 	int			from;
 
-	if (!abort && event != SUBXACT_EVENT_COMMIT_SUB)
+	/* (a commit into a subtransaction leaves its records as they are) */
+	if (!abort && !(event == SUBXACT_EVENT_COMMIT_SUB && parentSubid == TopSubTransactionId))
 		return;
-	from = subtransaction_tail(pending, offsetof(Pending, level), level);
 	if (abort)
-		pending = list_truncate(pending, from);
-	else
-		for (int i = from; i < list_length(pending); i++)
-			((Pending *) list_nth(pending, i))->level = level - 1;
-
-	from = subtransaction_tail(sub_spends, offsetof(BudgetSpend, level), level);
-	for (int i = from; i < list_length(sub_spends); i++)
-	{
-		BudgetSpend *spend = list_nth(sub_spends, i);
-
-		if (abort)
+		pending = list_truncate(pending, subtransaction_tail(pending, offsetof(Pending, subid), mySubid));
+	from = subtransaction_tail(sub_spends, offsetof(BudgetSpend, subid), mySubid);
+	if (abort)
+		for (int i = from; i < list_length(sub_spends); i++)
 		{
+			BudgetSpend *spend = list_nth(sub_spends, i);
+
 			spend->budget->announced -= spend->announced;
 			spend->budget->summed -= spend->summed;
 		}
-		else
-			spend->level = level - 1;
-	}
 	/* the top level needs no record: its abort forgets everything */
-	if (abort || level - 1 == 1)
-		sub_spends = list_truncate(sub_spends, from);
+	sub_spends = list_truncate(sub_spends, from);
 }
 
 static void
@@ -559,19 +551,17 @@ static bool
 budget_spend(NotifyBudget *b, int64 rows)
 {
 	bool		one_by_one = b->summed == 0 && b->announced + rows <= protector_notify_batch_limit;
-	int			level = GetCurrentTransactionNestLevel();
-
 	if (one_by_one)
 		b->announced += rows;
 	else
 		b->summed += rows;
-	if (level > 1)
+	if (GetCurrentTransactionNestLevel() > 1)
 	{
 		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
 		BudgetSpend *spend = palloc(sizeof(BudgetSpend));
 
 		spend->budget = b;
-		spend->level = level;
+		spend->subid = GetCurrentSubTransactionId();
 		spend->announced = one_by_one ? rows : 0;
 		spend->summed = one_by_one ? 0 : rows;
 		sub_spends = lappend(sub_spends, spend);
