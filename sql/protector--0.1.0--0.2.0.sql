@@ -11153,8 +11153,11 @@ BEGIN
 	END IF;
 	-- (a late report of the last claim is the truth about that attempt: a
 	-- reminder sent was retried, or stayed failed, when any other claim
-	-- ran in between and settled the lease)
-	v_late := r.status IN ('pending', 'failed') AND r.lease_until IS NULL
+	-- ran in between and settled the lease; also once its booking was
+	-- cancelled, or started, after that: refused, the message that went
+	-- out was never recorded, and the booking confirmed again brought the
+	-- reminder back due now, under a new key: sent twice)
+	v_late := r.status IN ('pending', 'failed', 'cancelled', 'expired') AND r.lease_until IS NULL
 			  AND r.last_error IS NOT DISTINCT FROM protector_internal.lease_expired_error();
 	IF r.status OPERATOR(pg_catalog.<>) 'sending' AND NOT v_late THEN
 		PERFORM protector.raise('conflict', 'the reminder is not being sent',

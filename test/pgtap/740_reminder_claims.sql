@@ -9,7 +9,7 @@
 -- drop as the one before.
 -- The file runs in one transaction: now() is one instant.
 BEGIN;
-SELECT plan(35);
+SELECT plan(38);
 
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a740000-0000-4000-8000-000000000000', 'R', 'reminder-claims');
 INSERT INTO protector.venues (id, organization_id, name, timezone)
@@ -257,6 +257,35 @@ UPDATE protector.booking_reminders SET earlier_claims = 1000000000, status = 'ca
 UPDATE protector.bookings SET customer_id = '0a740000-0000-4000-8000-00000000c001' WHERE id = '0a740000-0000-4000-8000-0000000b0003';
 SELECT is((SELECT format('%s %s', status, earlier_claims) FROM protector.booking_reminders WHERE id = :'rid4'),
 	'pending 1000000000', 'brought back at the bound, it stays there');
+
+-- a late report of a claim whose booking was cancelled after its lease ran
+-- out (another claim settled it) is taken: the message went out, and the
+-- booking confirmed again brought the reminder back, due now under a new
+-- key, so the customer was reminded twice (a reminder protocol attack)
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
+VALUES ('0a740000-0000-4000-8000-0000000b0010', '0a740000-0000-4000-8000-000000000000', '0a740000-0000-4000-8000-0000000000a1',
+		'0a740000-0000-4000-8000-0000000005a1', '0a740000-0000-4000-8000-00000000c002',
+		tstzrange(date_trunc('day', now()) + interval '9 days', date_trunc('day', now()) + interval '9 days 1 hour'), 'confirmed');
+SELECT r.id AS rid11 FROM protector.booking_reminders r
+WHERE r.booking_id = '0a740000-0000-4000-8000-0000000b0010' ORDER BY r.offset_minutes DESC LIMIT 1 \gset
+SELECT pg_temp.claim(:'rid11') \g /dev/null
+UPDATE protector.booking_reminders SET lease_until = now() - interval '1 second' WHERE id = :'rid11';
+UPDATE protector.booking_reminders SET next_attempt_at = now() + interval '1 day' WHERE status = 'pending';
+SET LOCAL ROLE service_role;
+SELECT protector.claim_due_reminders(10) \g /dev/null
+RESET ROLE;
+UPDATE protector.bookings SET status = 'cancelled' WHERE id = '0a740000-0000-4000-8000-0000000b0010';
+SET LOCAL ROLE service_role;
+SELECT is((SELECT status FROM protector.complete_reminder(:'rid11', true, NULL, 1)), 'sent',
+	'a late report of a reminder sent, its booking cancelled since, is taken');
+RESET ROLE;
+UPDATE protector.bookings SET status = 'confirmed' WHERE id = '0a740000-0000-4000-8000-0000000b0010';
+SELECT is((SELECT status FROM protector.booking_reminders WHERE id = :'rid11'), 'sent',
+	'... and the booking confirmed again does not bring it back');
+SET LOCAL ROLE service_role;
+SELECT is((SELECT count(*)::int FROM protector.claim_due_reminders(10) c WHERE c.reminder_id = :'rid11'), 0,
+	'... so no claim hands it out again');
+RESET ROLE;
 
 SELECT * FROM finish();
 ROLLBACK;
