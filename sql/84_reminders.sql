@@ -1002,7 +1002,10 @@ BEGIN
 	-- report is taken as it is: there is nobody to remind).  One it
 	-- reached is remembered (sent_to): should the booking come back to
 	-- them, it is not sent to them twice.
+	-- (not one cancelled or expired since its lease ran out: its late
+	-- report records what happened and brings nothing back; a review)
 	IF v_current AND v_customer IS NOT NULL AND r.starts_at OPERATOR(pg_catalog.>) pg_catalog.now()
+	   AND r.status OPERATOR(pg_catalog.<>) ALL ('{cancelled,expired}')
 	   AND protector_internal.reminder_handed(r.organization_id, r.claimed_for, v_customer) THEN
 		UPDATE protector.booking_reminders x
 		SET status = 'pending', next_attempt_at = pg_catalog.now(), lease_until = NULL, last_error = NULL,

@@ -9,7 +9,7 @@
 -- drop as the one before.
 -- The file runs in one transaction: now() is one instant.
 BEGIN;
-SELECT plan(38);
+SELECT plan(40);
 
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a740000-0000-4000-8000-000000000000', 'R', 'reminder-claims');
 INSERT INTO protector.venues (id, organization_id, name, timezone)
@@ -285,6 +285,33 @@ SELECT is((SELECT status FROM protector.booking_reminders WHERE id = :'rid11'), 
 SET LOCAL ROLE service_role;
 SELECT is((SELECT count(*)::int FROM protector.claim_due_reminders(10) c WHERE c.reminder_id = :'rid11'), 0,
 	'... so no claim hands it out again');
+RESET ROLE;
+
+-- (its review) ... and brings nothing back: a manual reminder cancelled
+-- with its booking, the booking confirmed again for another customer, a
+-- late failure report of the last customer's claim revived it, due now,
+-- beside the desk's new one for them (reminded twice)
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
+VALUES ('0a740000-0000-4000-8000-0000000b0011', '0a740000-0000-4000-8000-000000000000', '0a740000-0000-4000-8000-0000000000a1',
+		'0a740000-0000-4000-8000-0000000005a1', '0a740000-0000-4000-8000-00000000c001',
+		tstzrange(date_trunc('day', now()) + interval '10 days', date_trunc('day', now()) + interval '10 days 1 hour'), 'confirmed');
+SELECT (protector.send_booking_reminder('0a740000-0000-4000-8000-0000000b0011')).id AS rid12 \gset
+UPDATE protector.booking_reminders SET next_attempt_at = now() + interval '1 day' WHERE status = 'pending' AND id <> :'rid12';
+SET LOCAL ROLE service_role;
+SELECT protector.claim_due_reminders(10) \g /dev/null
+RESET ROLE;
+UPDATE protector.booking_reminders SET lease_until = now() - interval '1 second' WHERE id = :'rid12';
+SET LOCAL ROLE service_role;
+SELECT protector.claim_due_reminders(10) \g /dev/null
+RESET ROLE;
+UPDATE protector.bookings SET status = 'cancelled' WHERE id = '0a740000-0000-4000-8000-0000000b0011';
+UPDATE protector.bookings SET status = 'confirmed', customer_id = '0a740000-0000-4000-8000-00000000c002'
+WHERE id = '0a740000-0000-4000-8000-0000000b0011';
+SET LOCAL ROLE service_role;
+SELECT is((SELECT format('%s %s', status, last_error) FROM protector.complete_reminder(:'rid12', false, 'smtp 550', 1)),
+	'cancelled smtp 550', 'a late failure report of a reminder cancelled since records the error and leaves it cancelled');
+SELECT is((SELECT count(*)::int FROM protector.claim_due_reminders(10) c WHERE c.reminder_id = :'rid12'), 0,
+	'... and no claim hands it out again, to the booking''s new customer');
 RESET ROLE;
 
 SELECT * FROM finish();
