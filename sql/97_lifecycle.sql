@@ -960,11 +960,12 @@ BEGIN
 														WHERE p.id::text OPERATOR(pg_catalog.=) ANY (v_old_payments)))))
 	ORDER BY b.id
 	FOR NO KEY UPDATE;
-	-- (the accounts' stamps go below, from every row of the person's)
+	-- (the accounts' stamps go below, from every row of the person's; every
+	-- request key of their bookings goes, as it goes from the history: one
+	-- the desk typed may name them too, and the widget's and a signed-in
+	-- customer's do)
 	UPDATE protector.bookings b SET details = protector_internal.erased_booking_details(b.details), cancellation_reason = NULL,
-		idempotency_key = CASE WHEN pg_catalog.starts_with(b.idempotency_key, 'widget/')
-								 OR pg_catalog.starts_with(b.idempotency_key, 'customer/')
-							   THEN NULL ELSE b.idempotency_key END
+		idempotency_key = NULL
 	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id
 	  AND b.customer_id OPERATOR(pg_catalog.=) p_customer_id;
 	-- the history: every audit row of the customer and of their bookings
