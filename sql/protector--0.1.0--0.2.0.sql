@@ -2531,7 +2531,12 @@ BEGIN
 				NEW.total_price := NEW.total_price OPERATOR(pg_catalog.-) v_discount;
 				-- (the code read without a lock: keep_promo_currency checks
 				-- it locked, and a code made fixed meanwhile is a retry)
+				-- (where adjust_promo_currency then fires, which takes the
+				-- mark off: one left, as by an update that also set another
+				-- code, made a later hand-written currency of the booking in
+				-- this transaction a retry for ever; a chaos run)
 				IF NEW.currency OPERATOR(pg_catalog.<>) OLD.currency
+				   AND NEW.promo_code_id IS NOT DISTINCT FROM OLD.promo_code_id
 				   AND 'cancelled' OPERATOR(pg_catalog.<>) ALL (ARRAY[OLD.status, NEW.status]) THEN
 					PERFORM pg_catalog.set_config('protector_internal.repriced_under_code',
 						COALESCE(pg_catalog.current_setting('protector_internal.repriced_under_code', true), '')

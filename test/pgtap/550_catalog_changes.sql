@@ -7,7 +7,7 @@
 -- a service made shared was told "max_party must be from 1 to 6"; and a
 -- promo code listing a service deleted since could not be edited.
 BEGIN;
-SELECT plan(34);
+SELECT plan(36);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT count(tests.create_supabase_user(u)) IS NOT NULL FROM unnest(ARRAY['k_owner', 'k_stranger']) u \g /dev/null
@@ -186,6 +186,24 @@ SELECT is(tests.error_text(format($$UPDATE protector.bookings SET promo_code_id 
 		   'Keep the booking in the code''s currency; a trusted role may take the code off in the same update (promo_code_id = NULL).',
 		   :'usd_promo_id', :'fixed_booking'),
 	'service_role gives a booking in EUR no fixed code in USD');
+-- (a chaos run) a trusted update that moves a booking to a service in
+-- another currency and gives it a code in the same statement left the
+-- booking marked as priced again under a kept code; a later hand-written
+-- currency in the same transaction was then told to retry, for ever
+SELECT tests.authenticate_as('k_owner');
+SELECT protector.create_booking(:'room', NULL, date_trunc('day', now()) + interval '7 days 10 hours', 2) ->> 'id' AS marked \gset
+SELECT tests.authenticate_as_service_role();
+UPDATE protector.services SET currency = 'EUR' WHERE id = :'third';
+SELECT protector.create_promo_code(:'org', 'fixed', 3, p_currency => 'EUR') ->> 'id' AS eur_promo \gset
+SELECT lives_ok(format($$UPDATE protector.bookings SET service_id = %L, promo_code_id = %L WHERE id = %L$$,
+					   :'third', :'eur_promo', :'marked'),
+	'service_role moves a booking to a service in EUR and gives it a fixed code in EUR in one update');
+SELECT is(tests.error_text(format($$UPDATE protector.bookings SET currency = 'USD' WHERE id = %L$$, :'marked')),
+	format('22023 | a booking under a fixed promo code keeps the code''s currency | '
+		   'Promo code %s takes off 3.00 EUR; booking %s would be in USD. | '
+		   'Keep the booking in the code''s currency; a trusted role may take the code off in the same update (promo_code_id = NULL).',
+		   :'eur_promo', :'marked'),
+	'... and then writing its currency by hand is refused as such, not told to retry');
 SELECT tests.authenticate_as('k_owner');
 
 -- 5. an organization's deletion takes its waivers with the services that ask for them
