@@ -226,22 +226,31 @@ wait || true
 # booking in EUR under a fixed discount in the code's currency.  The
 # booking's change writes the code's row (release_promo_use) and so waits
 # for the code's change, then reads it: refused
-ZCODE=$(psql -X -A -t -q -d "$DB" -c "INSERT INTO protector.promo_codes (organization_id, description, discount_kind, discount_value)
-	VALUES ('$ORG', 'Z', 'percent', 10) RETURNING code")
-ZBOOKING=$(psql -X -A -t -q -d "$DB" -v ON_ERROR_STOP=1 <<SQL | tail -1
+# booking_under CODE CUSTOMER WHEN: the id of a new booking of S1 under
+# CODE for the customer (c00N), committed; code_made_fixed CODE: a session
+# (code_change, in $code_change) that makes CODE a fixed 5 and holds its
+# row for 2 s
+booking_under() {
+	psql -X -A -t -q -d "$DB" -v ON_ERROR_STOP=1 <<SQL | tail -1
 SELECT tests.authenticate_as('manager') \g /dev/null
-SELECT protector.create_booking('0f480000-0000-4000-8000-0000000005a1', '0f480000-0000-4000-8000-00000000c004',
-								date_trunc('day', now()) + interval '4 days 10 hours', p_promo_code => '$ZCODE') ->> 'id';
+SELECT protector.create_booking('0f480000-0000-4000-8000-0000000005a1', '0f480000-0000-4000-8000-00000000$2',
+								date_trunc('day', now()) + interval '$3', p_promo_code => '$1') ->> 'id';
 SQL
-)
-PGAPPNAME=code_change psql -X -q -d "$DB" >/dev/null 2>&1 <<SQL &
+}
+code_made_fixed() {
+	PGAPPNAME=code_change psql -X -q -d "$DB" >/dev/null 2>&1 <<SQL &
 BEGIN;
-UPDATE protector.promo_codes SET discount_kind = 'fixed', discount_value = 5 WHERE code = '$ZCODE';
+UPDATE protector.promo_codes SET discount_kind = 'fixed', discount_value = 5 WHERE code = '$1';
 SELECT pg_sleep(2);
 COMMIT;
 SQL
-code_change=$!
-wait_session code_change "query LIKE 'SELECT pg_sleep%'" || failures=$((failures + 1))
+	code_change=$!
+	wait_session code_change "query LIKE 'SELECT pg_sleep%'" || failures=$((failures + 1))
+}
+ZCODE=$(psql -X -A -t -q -d "$DB" -c "INSERT INTO protector.promo_codes (organization_id, description, discount_kind, discount_value)
+	VALUES ('$ORG', 'Z', 'percent', 10) RETURNING code")
+ZBOOKING=$(booking_under "$ZCODE" c004 '4 days 10 hours')
+code_made_fixed "$ZCODE"
 PGAPPNAME=currency_change psql -X -q -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -d "$DB" >"$WORK/currency_change" 2>&1 <<SQL &
 UPDATE protector.bookings SET currency = 'EUR' WHERE id = '$ZBOOKING';
 SQL
@@ -264,12 +273,7 @@ INSERT INTO protector.services (id, organization_id, venue_id, name, duration, p
 INSERT INTO protector.promo_codes (organization_id, description, discount_kind, discount_value) VALUES ('$ORG', 'W', 'percent', 10);
 SQL
 WCODE=$(psql -X -A -t -d "$DB" -c "SELECT code FROM protector.promo_codes WHERE description = 'W'")
-WBOOKING=$(psql -X -A -t -q -d "$DB" -v ON_ERROR_STOP=1 <<SQL | tail -1
-SELECT tests.authenticate_as('manager') \g /dev/null
-SELECT protector.create_booking('0f480000-0000-4000-8000-0000000005a1', '0f480000-0000-4000-8000-00000000c005',
-								date_trunc('day', now()) + interval '5 days 10 hours', p_promo_code => '$WCODE') ->> 'id';
-SQL
-)
+WBOOKING=$(booking_under "$WCODE" c005 '5 days 10 hours')
 hold_code "$WCODE" c005 '5 days 16 hours'
 started=$(date +%s)
 psql -X -q -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -d "$DB" >"$WORK/bounded" 2>&1 <<SQL || true
@@ -280,14 +284,7 @@ check "a currency change under a code held open is told to retry (40001) ..." 40
 check "... within protector.lock_timeout" t "$([ $(( $(date +%s) - started )) -lt 5 ] && echo t || echo f)"
 end_session code_holder
 wait || true
-PGAPPNAME=code_change psql -X -q -d "$DB" >/dev/null 2>&1 <<SQL &
-BEGIN;
-UPDATE protector.promo_codes SET discount_kind = 'fixed', discount_value = 5 WHERE code = '$WCODE';
-SELECT pg_sleep(2);
-COMMIT;
-SQL
-code_change=$!
-wait_session code_change "query LIKE 'SELECT pg_sleep%'" || failures=$((failures + 1))
+code_made_fixed "$WCODE"
 psql -X -q -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -d "$DB" >"$WORK/repriced" 2>&1 <<SQL || true
 UPDATE protector.bookings SET service_id = '0f480000-0000-4000-8000-0000000005a3' WHERE id = '$WBOOKING';
 SQL
