@@ -2485,6 +2485,16 @@ DECLARE
 							  OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update_any_column')));
 BEGIN
 	PERFORM pg_catalog.set_config('protector_internal.prices_written', '', true);
+	-- (this booking's mark of an earlier update goes first: one the update
+	-- that made it never wrote, a later trigger of the caller's skipping
+	-- the row, would have told a later currency change to retry for ever;
+	-- a review)
+	IF pg_catalog.strpos(COALESCE(pg_catalog.current_setting('protector_internal.repriced_under_code', true), ''),
+						 NEW.id::text) OPERATOR(pg_catalog.>) 0 THEN
+		PERFORM pg_catalog.set_config('protector_internal.repriced_under_code',
+			pg_catalog.replace(pg_catalog.current_setting('protector_internal.repriced_under_code', true),
+							   NEW.id::text OPERATOR(pg_catalog.||) ',', ''), true);
+	END IF;
 	SELECT * INTO s FROM protector.services x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.service_id;
 	IF NOT FOUND THEN
