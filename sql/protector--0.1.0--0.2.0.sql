@@ -15831,8 +15831,12 @@ BEGIN
 		RETURN protector_internal.payment_answer(v_payment, true);
 	END IF;
 	-- a pending payment with a provider reference is its provider's to
-	-- settle: the webhook of its outcome, through record_payment
-	IF v_payment.status OPERATOR(pg_catalog.=) 'pending' AND v_payment.provider_reference IS NOT NULL THEN
+	-- settle: the webhook of its outcome, through record_payment (not one
+	-- with a reference and no provider, which 0.1.0 took: no webhook names
+	-- it, record_payment takes no reference without a provider, and it
+	-- could be settled by nobody; an attack on legacy rows)
+	IF v_payment.status OPERATOR(pg_catalog.=) 'pending' AND v_payment.provider_reference IS NOT NULL
+	   AND v_payment.provider IS NOT NULL THEN
 		PERFORM protector.raise('conflict', 'this payment is settled by its provider''s webhook',
 			pg_catalog.format('It is %s %s, pending.', v_payment.provider, v_payment.provider_reference),
 			'record_payment with that provider reference records its outcome; an owner or admin corrects a payment the provider lost.');

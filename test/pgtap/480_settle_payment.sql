@@ -5,7 +5,7 @@
 -- payments.manage), and finance's refund of the same money was refused as
 -- a second refund.  Figures worked out beside them.
 BEGIN;
-SELECT plan(21);
+SELECT plan(22);
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['s_owner', 's_finance', 's_manager', 's_operator']) u \g /dev/null
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -88,6 +88,18 @@ SELECT (protector.record_payment('0a480000-0000-4000-8000-00000000b002', 20, 'ba
 SELECT results_eq(format($$SELECT r ->> 'provider', r ->> 'provider_reference'
 						   FROM protector.settle_payment(%L, 'failed', p_provider_reference => 'tr-8') r$$, :'wire'),
 	$$VALUES ('bank', 'tr-8')$$, 'a reference given alone is of the payment''s own provider');
+-- (0.1.0 took a reference without a provider, a transfer noted as such:
+-- no webhook names it and record_payment takes no such reference, so it
+-- was nobody's to settle; an attack on legacy rows)
+SELECT tests.clear_authentication();
+SET LOCAL session_replication_role = replica;
+INSERT INTO protector.payments (id, organization_id, booking_id, amount, currency, status, provider_reference)
+SELECT '0a480000-0000-4000-8000-0000000f0018', b.organization_id, b.id, 10, b.currency, 'pending', 'transfer-18'
+FROM protector.bookings b WHERE b.id = '0a480000-0000-4000-8000-00000000b002';
+SET LOCAL session_replication_role = origin;
+SELECT tests.authenticate_as('s_finance');
+SELECT is(protector.settle_payment('0a480000-0000-4000-8000-0000000f0018', 'failed') ->> 'status', 'failed',
+	'a 0.1.0 pending payment with a reference and no provider is settled at the desk');
 SELECT (protector.record_payment('0a480000-0000-4000-8000-00000000b002', 5, 'cash')) ->> 'id' AS cash \gset
 SELECT throws_ok(format($$SELECT protector.settle_payment(%L, 'succeeded', 'cash', 'r-1')$$, :'cash'),
 	'23P01', 'this payment has another provider reference',
