@@ -1995,6 +1995,39 @@ BEGIN
 END
 $ledger_sums$;
 
+-- amount_paid written by hand beyond the succeeded payments becomes a
+-- 'manual' payment (below); beside a pending payment it cannot be told
+-- whether the hand-written figure counted that payment already (its
+-- webhook would then count it twice: an attack on legacy rows), so the
+-- update names such bookings for someone who knows
+DO $pending_beside_hand$
+DECLARE
+	v_ids text;
+BEGIN
+	SELECT pg_catalog.string_agg(pg_catalog.format('%s (paid by hand %s, succeeded %s, pending %s %s)',
+												   x.id, x.amount_paid, x.net, x.pending, x.currency), ', ' ORDER BY x.id)
+	INTO v_ids
+	FROM (SELECT b.id, b.amount_paid, b.currency, l.net, l.pending FROM protector.bookings b
+		  CROSS JOIN LATERAL (
+			SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount ELSE OPERATOR(pg_catalog.-) p.amount END)
+								FILTER (WHERE p.status OPERATOR(pg_catalog.=) 'succeeded'), 0) AS net,
+				   COALESCE(pg_catalog.sum(p.amount) FILTER (WHERE p.status OPERATOR(pg_catalog.=) 'pending'
+																AND p.kind OPERATOR(pg_catalog.=) 'payment'), 0) AS pending
+			FROM protector.payments p
+			WHERE p.organization_id OPERATOR(pg_catalog.=) b.organization_id AND p.booking_id OPERATOR(pg_catalog.=) b.id
+			  AND p.currency OPERATOR(pg_catalog.=) b.currency) l
+		  WHERE b.amount_paid OPERATOR(pg_catalog.>) l.net AND l.net OPERATOR(pg_catalog.>=) 0
+			AND l.pending OPERATOR(pg_catalog.>) 0
+		  ORDER BY b.id LIMIT 20) x;
+	IF v_ids IS NOT NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'check_violation',
+			MESSAGE = 'protector 0.2.0 keeps amount_paid written by hand as a payment, and cannot tell whether these bookings'' figures counted a pending payment',
+			DETAIL = pg_catalog.format('Bookings (the first 20): %s.', v_ids),
+			HINT = 'Settle their pending payments (mark them succeeded or failed), or set amount_paid to what the succeeded payments sum to, then run ALTER EXTENSION protector UPDATE again; nothing was changed.';
+	END IF;
+END
+$pending_beside_hand$;
+
 -- 0.1.0 never maintained amount_paid: what the ledger says now (a
 -- correction of derived data, not re-checked).  What
 -- members wrote into it by hand beyond the ledger (0.1.0 let them) was

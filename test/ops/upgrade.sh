@@ -320,6 +320,31 @@ if [ "$(extversion protector_ledger)" != "$CUR" ]; then
 fi
 dropdb protector_ledger
 
+# ... but beside a pending payment, which the hand-written figure may have
+# counted already (its webhook later counted it twice: an attack on legacy
+# rows), the update refuses, naming the booking, and goes through once the
+# payment is settled
+createdb -T protector_previous protector_pending_hand
+pend=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d protector_pending_hand -c "SET session_replication_role = replica" -c "
+	WITH b AS (SELECT b.id, b.organization_id, b.currency FROM protector.bookings b ORDER BY b.id LIMIT 1),
+	p AS (INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, provider, provider_reference)
+		  SELECT organization_id, id, 'payment', 50, currency, 'pending', 'stripe', 'pi_pending_hand' FROM b RETURNING booking_id)
+	UPDATE protector.bookings x SET amount_paid = x.amount_paid + 50 FROM p WHERE x.id = p.booking_id RETURNING x.id")
+refused=$(psql -X -q -d protector_pending_hand -c "\set VERBOSITY verbose" -c "ALTER EXTENSION protector UPDATE" 2>&1 || true)
+echo "amount_paid by hand beside a pending payment: $(grep -E '^ERROR' <<<"$refused" | tr '\n' ' ')(left at $(extversion protector_pending_hand))"
+if ! grep -q "^ERROR:  23514: protector 0.2.0 keeps amount_paid written by hand as a payment, and cannot tell" <<<"$refused" ||
+	! grep -q "^DETAIL:  Bookings (the first 20): $pend (paid by hand " <<<"$refused" ||
+	[ "$(extversion protector_pending_hand)" != "$PREV" ]; then
+	echo "amount_paid by hand beside a pending payment was not refused as it should be:"; echo "$refused"; failures=$((failures + 1))
+fi
+psql -X -q -v ON_ERROR_STOP=1 -d protector_pending_hand -c "SET session_replication_role = replica" \
+	-c "UPDATE protector.payments SET status = 'failed' WHERE provider_reference = 'pi_pending_hand'" -c "RESET session_replication_role" \
+	-c "ALTER EXTENSION protector UPDATE"
+if [ "$(extversion protector_pending_hand)" != "$CUR" ]; then
+	echo "after the pending payment was settled, the update did not go through"; failures=$((failures + 1))
+fi
+dropdb protector_pending_hand
+
 # amount_paid written by hand in 0.1.0 (members could) beyond the ledger
 # was money received: the update keeps it, as a succeeded 'manual' payment
 # of the difference, instead of zeroing it.  The booking with the most
