@@ -635,11 +635,10 @@ locked_outbox(void)
 		return InvalidOid;
 	LockRelationOid(outbox, RowExclusiveLock);
 	now_named = protector_internal_relid("outbox", true);
-	if (!OidIsValid(now_named))
-		return InvalidOid;		/* dropped while this waited for it */
+	if (now_named != outbox)
+		return InvalidOid;		/* dropped, or made anew, while this waited */
 	extension = get_extension_oid("protector", true);
-	if (now_named != outbox || !OidIsValid(extension) ||
-		getExtensionOfObject(RelationRelationId, outbox) != extension)
+	if (!OidIsValid(extension) || getExtensionOfObject(RelationRelationId, outbox) != extension)
 	{
 		ereport(LOG,
 				(errmsg("protector outbox worker stopping: protector_internal.outbox is not extension protector's table"),
