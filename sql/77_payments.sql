@@ -1212,11 +1212,22 @@ BEGIN
 	IF v_payment.status OPERATOR(pg_catalog.=) p_status THEN
 		RETURN protector_internal.payment_answer(v_payment, true);
 	END IF;
+	-- a pending payment with a reference and no provider (0.1.0 took
+	-- those: no webhook names it, record_payment takes no reference
+	-- without a provider, and it could be settled by nobody; an attack on
+	-- legacy rows) is settled with its provider named, which it records:
+	-- the provider's webhook of that reference then replays it, and one
+	-- recorded already meets it (without one, a webhook of the same money
+	-- made a second payment: its review)
+	IF v_payment.status OPERATOR(pg_catalog.=) 'pending' AND v_payment.provider_reference IS NOT NULL
+	   AND v_payment.provider IS NULL AND p_provider IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_provider is required for a payment with a reference and no provider',
+			pg_catalog.format('Payment %s has reference %s and no provider (0.1.0 took such payments).',
+							  v_payment.id, v_payment.provider_reference),
+			'Name its provider: settle_payment records it, and the provider''s webhook of that reference then replays the payment.');
+	END IF;
 	-- a pending payment with a provider reference is its provider's to
-	-- settle: the webhook of its outcome, through record_payment (not one
-	-- with a reference and no provider, which 0.1.0 took: no webhook names
-	-- it, record_payment takes no reference without a provider, and it
-	-- could be settled by nobody; an attack on legacy rows)
+	-- settle: the webhook of its outcome, through record_payment
 	IF v_payment.status OPERATOR(pg_catalog.=) 'pending' AND v_payment.provider_reference IS NOT NULL
 	   AND v_payment.provider IS NOT NULL THEN
 		PERFORM protector.raise('conflict', 'this payment is settled by its provider''s webhook',
@@ -1238,7 +1249,7 @@ BEGIN
 		END IF;
 		PERFORM protector.raise('conflict', 'this provider reference was recorded for another payment',
 			pg_catalog.format('%s %s names another payment of the organization.', COALESCE(p_provider, v_payment.provider),
-							  p_provider_reference),
+							  COALESCE(p_provider_reference, v_payment.provider_reference)),
 			'A provider reference names one payment; check the provider''s record.');
 	END;
 	RETURN protector_internal.payment_answer(v_settled, false);

@@ -1996,34 +1996,39 @@ END
 $ledger_sums$;
 
 -- amount_paid written by hand beyond the succeeded payments becomes a
--- 'manual' payment (below); beside a pending payment it cannot be told
--- whether the hand-written figure counted that payment already (its
--- webhook would then count it twice: an attack on legacy rows), so the
--- update names such bookings for someone who knows
+-- 'manual' payment (below); beside a payment still open (pending, or
+-- failed with a provider reference, which its provider may retry) it
+-- cannot be told whether the hand-written figure counted that payment
+-- already (its webhook would then count it twice: an attack on legacy
+-- rows), so the update names such bookings for someone who knows
 DO $pending_beside_hand$
 DECLARE
 	v_ids text;
 BEGIN
-	SELECT pg_catalog.string_agg(pg_catalog.format('%s (paid by hand %s, succeeded %s, pending %s %s)',
-												   x.id, x.amount_paid, x.net, x.pending, x.currency), ', ' ORDER BY x.id)
+	SELECT pg_catalog.string_agg(pg_catalog.format('%s (paid by hand %s, succeeded %s, pending or failed with a reference %s %s)',
+												   x.id, x.amount_paid, x.net, x.open, x.currency), ', ' ORDER BY x.id)
 	INTO v_ids
-	FROM (SELECT b.id, b.amount_paid, b.currency, l.net, l.pending FROM protector.bookings b
+	FROM (SELECT b.id, b.amount_paid, b.currency, l.net, l.open FROM protector.bookings b
 		  CROSS JOIN LATERAL (
 			SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount ELSE OPERATOR(pg_catalog.-) p.amount END)
 								FILTER (WHERE p.status OPERATOR(pg_catalog.=) 'succeeded'), 0) AS net,
-				   COALESCE(pg_catalog.sum(p.amount) FILTER (WHERE p.status OPERATOR(pg_catalog.=) 'pending'
-																AND p.kind OPERATOR(pg_catalog.=) 'payment'), 0) AS pending
+				   -- (a failed one with a provider reference too: its provider
+				   -- may retry it, and record_payment revives it; a review)
+				   COALESCE(pg_catalog.sum(p.amount) FILTER (WHERE p.kind OPERATOR(pg_catalog.=) 'payment'
+																AND (p.status OPERATOR(pg_catalog.=) 'pending'
+																	 OR (p.status OPERATOR(pg_catalog.=) 'failed'
+																		 AND p.provider_reference IS NOT NULL))), 0) AS open
 			FROM protector.payments p
 			WHERE p.organization_id OPERATOR(pg_catalog.=) b.organization_id AND p.booking_id OPERATOR(pg_catalog.=) b.id
 			  AND p.currency OPERATOR(pg_catalog.=) b.currency) l
 		  WHERE b.amount_paid OPERATOR(pg_catalog.>) l.net AND l.net OPERATOR(pg_catalog.>=) 0
-			AND l.pending OPERATOR(pg_catalog.>) 0
+			AND l.open OPERATOR(pg_catalog.>) 0
 		  ORDER BY b.id LIMIT 20) x;
 	IF v_ids IS NOT NULL THEN
 		RAISE EXCEPTION USING ERRCODE = 'check_violation',
-			MESSAGE = 'protector 0.2.0 keeps amount_paid written by hand as a payment, and cannot tell whether these bookings'' figures counted a pending payment',
+			MESSAGE = 'protector 0.2.0 keeps amount_paid written by hand as a payment, and cannot tell whether these bookings'' figures counted a payment still open',
 			DETAIL = pg_catalog.format('Bookings (the first 20): %s.', v_ids),
-			HINT = 'Settle their pending payments (mark them succeeded or failed), or set amount_paid to what the succeeded payments sum to, then run ALTER EXTENSION protector UPDATE again; nothing was changed.';
+			HINT = 'Make amount_paid what the ledger says: where the figure counted such a payment, set it to what the succeeded payments sum to; where it was money received otherwise, record that money as a succeeded payment. Then run ALTER EXTENSION protector UPDATE again; nothing was changed.';
 	END IF;
 END
 $pending_beside_hand$;
@@ -15863,11 +15868,22 @@ BEGIN
 	IF v_payment.status OPERATOR(pg_catalog.=) p_status THEN
 		RETURN protector_internal.payment_answer(v_payment, true);
 	END IF;
+	-- a pending payment with a reference and no provider (0.1.0 took
+	-- those: no webhook names it, record_payment takes no reference
+	-- without a provider, and it could be settled by nobody; an attack on
+	-- legacy rows) is settled with its provider named, which it records:
+	-- the provider's webhook of that reference then replays it, and one
+	-- recorded already meets it (without one, a webhook of the same money
+	-- made a second payment: its review)
+	IF v_payment.status OPERATOR(pg_catalog.=) 'pending' AND v_payment.provider_reference IS NOT NULL
+	   AND v_payment.provider IS NULL AND p_provider IS NULL THEN
+		PERFORM protector.raise('invalid_parameter', 'p_provider is required for a payment with a reference and no provider',
+			pg_catalog.format('Payment %s has reference %s and no provider (0.1.0 took such payments).',
+							  v_payment.id, v_payment.provider_reference),
+			'Name its provider: settle_payment records it, and the provider''s webhook of that reference then replays the payment.');
+	END IF;
 	-- a pending payment with a provider reference is its provider's to
-	-- settle: the webhook of its outcome, through record_payment (not one
-	-- with a reference and no provider, which 0.1.0 took: no webhook names
-	-- it, record_payment takes no reference without a provider, and it
-	-- could be settled by nobody; an attack on legacy rows)
+	-- settle: the webhook of its outcome, through record_payment
 	IF v_payment.status OPERATOR(pg_catalog.=) 'pending' AND v_payment.provider_reference IS NOT NULL
 	   AND v_payment.provider IS NOT NULL THEN
 		PERFORM protector.raise('conflict', 'this payment is settled by its provider''s webhook',
@@ -15889,7 +15905,7 @@ BEGIN
 		END IF;
 		PERFORM protector.raise('conflict', 'this provider reference was recorded for another payment',
 			pg_catalog.format('%s %s names another payment of the organization.', COALESCE(p_provider, v_payment.provider),
-							  p_provider_reference),
+							  COALESCE(p_provider_reference, v_payment.provider_reference)),
 			'A provider reference names one payment; check the provider''s record.');
 	END;
 	RETURN protector_internal.payment_answer(v_settled, false);

@@ -322,8 +322,10 @@ dropdb protector_ledger
 
 # ... but beside a pending payment, which the hand-written figure may have
 # counted already (its webhook later counted it twice: an attack on legacy
-# rows), the update refuses, naming the booking, and goes through once the
-# payment is settled
+# rows), the update refuses, naming the booking; so it does beside a failed
+# one with a provider reference, which its provider may retry (its review:
+# marking the pending one failed, as the first hint said, led to the same);
+# it goes through once amount_paid is the ledger's
 createdb -T protector_previous protector_pending_hand
 pend=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d protector_pending_hand -c "SET session_replication_role = replica" -c "
 	WITH b AS (SELECT b.id, b.organization_id, b.currency FROM protector.bookings b ORDER BY b.id LIMIT 1),
@@ -332,16 +334,23 @@ pend=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d protector_pending_hand -c "SET ses
 	UPDATE protector.bookings x SET amount_paid = x.amount_paid + 50 FROM p WHERE x.id = p.booking_id RETURNING x.id")
 refused=$(psql -X -q -d protector_pending_hand -c "\set VERBOSITY verbose" -c "ALTER EXTENSION protector UPDATE" 2>&1 || true)
 echo "amount_paid by hand beside a pending payment: $(grep -E '^ERROR' <<<"$refused" | tr '\n' ' ')(left at $(extversion protector_pending_hand))"
-if ! grep -q "^ERROR:  23514: protector 0.2.0 keeps amount_paid written by hand as a payment, and cannot tell" <<<"$refused" ||
+if ! grep -q "^ERROR:  23514: protector 0.2.0 keeps amount_paid written by hand as a payment, and cannot tell whether these bookings' figures counted a payment still open" <<<"$refused" ||
 	! grep -q "^DETAIL:  Bookings (the first 20): $pend (paid by hand " <<<"$refused" ||
 	[ "$(extversion protector_pending_hand)" != "$PREV" ]; then
 	echo "amount_paid by hand beside a pending payment was not refused as it should be:"; echo "$refused"; failures=$((failures + 1))
 fi
 psql -X -q -v ON_ERROR_STOP=1 -d protector_pending_hand -c "SET session_replication_role = replica" \
-	-c "UPDATE protector.payments SET status = 'failed' WHERE provider_reference = 'pi_pending_hand'" -c "RESET session_replication_role" \
+	-c "UPDATE protector.payments SET status = 'failed' WHERE provider_reference = 'pi_pending_hand'"
+refused=$(psql -X -q -d protector_pending_hand -c "\set VERBOSITY verbose" -c "ALTER EXTENSION protector UPDATE" 2>&1 || true)
+if ! grep -q "^DETAIL:  Bookings (the first 20): $pend (paid by hand " <<<"$refused" ||
+	[ "$(extversion protector_pending_hand)" != "$PREV" ]; then
+	echo "amount_paid by hand beside a failed provider payment was not refused as it should be:"; echo "$refused"; failures=$((failures + 1))
+fi
+psql -X -q -v ON_ERROR_STOP=1 -d protector_pending_hand -c "SET session_replication_role = replica" \
+	-c "UPDATE protector.bookings SET amount_paid = amount_paid - 50 WHERE id = '$pend'" -c "RESET session_replication_role" \
 	-c "ALTER EXTENSION protector UPDATE"
 if [ "$(extversion protector_pending_hand)" != "$CUR" ]; then
-	echo "after the pending payment was settled, the update did not go through"; failures=$((failures + 1))
+	echo "after amount_paid was made the ledger's, the update did not go through"; failures=$((failures + 1))
 fi
 dropdb protector_pending_hand
 

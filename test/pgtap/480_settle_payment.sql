@@ -5,7 +5,7 @@
 -- payments.manage), and finance's refund of the same money was refused as
 -- a second refund.  Figures worked out beside them.
 BEGIN;
-SELECT plan(22);
+SELECT plan(24);
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['s_owner', 's_finance', 's_manager', 's_operator']) u \g /dev/null
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -98,8 +98,26 @@ SELECT '0a480000-0000-4000-8000-0000000f0018', b.organization_id, b.id, 10, b.cu
 FROM protector.bookings b WHERE b.id = '0a480000-0000-4000-8000-00000000b002';
 SET LOCAL session_replication_role = origin;
 SELECT tests.authenticate_as('s_finance');
-SELECT is(protector.settle_payment('0a480000-0000-4000-8000-0000000f0018', 'failed') ->> 'status', 'failed',
-	'a 0.1.0 pending payment with a reference and no provider is settled at the desk');
+SELECT throws_ok($$SELECT protector.settle_payment('0a480000-0000-4000-8000-0000000f0018', 'failed')$$,
+	'22023', 'p_provider is required for a payment with a reference and no provider',
+	'a 0.1.0 pending payment with a reference and no provider is settled with its provider named ...');
+SELECT is((SELECT format('%s %s %s', r ->> 'status', r ->> 'provider', r ->> 'provider_reference')
+		   FROM protector.settle_payment('0a480000-0000-4000-8000-0000000f0018', 'failed', 'bank') r),
+	'failed bank transfer-18', '... which it records with the outcome');
+-- (its review: settled without a provider, the same money recorded by the
+-- provider's webhook counted twice; named, the webhook's record meets it)
+SELECT tests.clear_authentication();
+SET LOCAL session_replication_role = replica;
+INSERT INTO protector.payments (id, organization_id, booking_id, amount, currency, status, provider_reference)
+SELECT '0a480000-0000-4000-8000-0000000f0019', b.organization_id, b.id, 10, b.currency, 'pending', 'pi_legacy'
+FROM protector.bookings b WHERE b.id = '0a480000-0000-4000-8000-00000000b002';
+SET LOCAL session_replication_role = origin;
+SELECT tests.authenticate_as('s_finance');
+SELECT protector.record_payment('0a480000-0000-4000-8000-00000000b002', 10, 'stripe', 'pi_legacy', p_status => 'failed')
+	IS NOT NULL AS webhook \gset
+SELECT throws_ok($$SELECT protector.settle_payment('0a480000-0000-4000-8000-0000000f0019', 'succeeded', 'stripe')$$,
+	'23P01', 'this provider reference was recorded for another payment',
+	'... and where the provider''s webhook recorded that money already, settling it again is refused');
 SELECT (protector.record_payment('0a480000-0000-4000-8000-00000000b002', 5, 'cash')) ->> 'id' AS cash \gset
 SELECT throws_ok(format($$SELECT protector.settle_payment(%L, 'succeeded', 'cash', 'r-1')$$, :'cash'),
 	'23P01', 'this payment has another provider reference',
