@@ -91,12 +91,18 @@ SELECT results_eq(format($$SELECT r ->> 'provider', r ->> 'provider_reference'
 -- (0.1.0 took a reference without a provider, a transfer noted as such:
 -- no webhook names it and record_payment takes no such reference, so it
 -- was nobody's to settle; an attack on legacy rows)
+-- legacy(id, reference): such a pending payment of 10 on the booking
+-- b002, written as 0.1.0 took it (as the superuser, without protector's
+-- triggers)
+CREATE FUNCTION pg_temp.legacy(p_id uuid, p_reference text) RETURNS void LANGUAGE sql AS $f$
+	SELECT set_config('session_replication_role', 'replica', true);
+	INSERT INTO protector.payments (id, organization_id, booking_id, amount, currency, status, provider_reference)
+	SELECT p_id, b.organization_id, b.id, 10, b.currency, 'pending', p_reference
+	FROM protector.bookings b WHERE b.id = '0a480000-0000-4000-8000-00000000b002';
+	SELECT set_config('session_replication_role', 'origin', true);
+$f$;
 SELECT tests.clear_authentication();
-SET LOCAL session_replication_role = replica;
-INSERT INTO protector.payments (id, organization_id, booking_id, amount, currency, status, provider_reference)
-SELECT '0a480000-0000-4000-8000-0000000f0018', b.organization_id, b.id, 10, b.currency, 'pending', 'transfer-18'
-FROM protector.bookings b WHERE b.id = '0a480000-0000-4000-8000-00000000b002';
-SET LOCAL session_replication_role = origin;
+SELECT pg_temp.legacy('0a480000-0000-4000-8000-0000000f0018', 'transfer-18') \g /dev/null
 SELECT tests.authenticate_as('s_finance');
 SELECT throws_ok($$SELECT protector.settle_payment('0a480000-0000-4000-8000-0000000f0018', 'failed')$$,
 	'22023', 'p_provider is required for a payment with a reference and no provider',
@@ -107,11 +113,7 @@ SELECT is((SELECT format('%s %s %s', r ->> 'status', r ->> 'provider', r ->> 'pr
 -- (its review: settled without a provider, the same money recorded by the
 -- provider's webhook counted twice; named, the webhook's record meets it)
 SELECT tests.clear_authentication();
-SET LOCAL session_replication_role = replica;
-INSERT INTO protector.payments (id, organization_id, booking_id, amount, currency, status, provider_reference)
-SELECT '0a480000-0000-4000-8000-0000000f0019', b.organization_id, b.id, 10, b.currency, 'pending', 'pi_legacy'
-FROM protector.bookings b WHERE b.id = '0a480000-0000-4000-8000-00000000b002';
-SET LOCAL session_replication_role = origin;
+SELECT pg_temp.legacy('0a480000-0000-4000-8000-0000000f0019', 'pi_legacy') \g /dev/null
 SELECT tests.authenticate_as('s_finance');
 SELECT protector.record_payment('0a480000-0000-4000-8000-00000000b002', 10, 'stripe', 'pi_legacy', p_status => 'failed')
 	IS NOT NULL AS webhook \gset
