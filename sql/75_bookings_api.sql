@@ -1061,9 +1061,9 @@ CREATE FUNCTION protector_internal.refund_on_cancel()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
--- (its look-ups by key go through the index whatever the statistics: a
--- plan made while the table was empty, or before it had statistics, read
--- the whole table for each row of a bulk statement, quadratic in its rows)
+-- (no sequential scan for its look-ups by key: a plan made while a table
+-- was empty read all of it for each row of a bulk statement, quadratic in
+-- its rows; docs/operations.md, "Bulk loads and statistics")
 SET enable_seqscan = off
 AS $$
 DECLARE
