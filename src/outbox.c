@@ -627,16 +627,24 @@ rows_below_mark(void)
 static Oid
 locked_outbox(void)
 {
-	Oid			outbox = protector_internal_relid("outbox", true);
+	Oid			outbox;
 	Oid			extension;
-	Oid			now_named;
 
-	if (!OidIsValid(outbox))
-		return InvalidOid;
-	LockRelationOid(outbox, RowExclusiveLock);
-	now_named = protector_internal_relid("outbox", true);
-	if (now_named != outbox)
-		return InvalidOid;		/* dropped, or made anew, while this waited */
+	for (;;)
+	{
+		outbox = protector_internal_relid("outbox", true);
+		if (!OidIsValid(outbox))
+			return InvalidOid;
+		LockRelationOid(outbox, RowExclusiveLock);
+		if (protector_internal_relid("outbox", true) == outbox)
+			break;
+		/*
+		 * dropped, or made anew, while this waited: the table the name
+		 * names now (the extension made again, whose rows would wait for
+		 * the next announcing commit if this worker left; a review)
+		 */
+		UnlockRelationOid(outbox, RowExclusiveLock);
+	}
 	extension = get_extension_oid("protector", true);
 	if (!OidIsValid(extension) || getExtensionOfObject(RelationRelationId, outbox) != extension)
 	{

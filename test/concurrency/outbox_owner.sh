@@ -9,7 +9,10 @@
 # last booking (an attack on the extension's lifecycle: the role made
 # itself superuser).  The drop is run here by the superuser, the rest as
 # the role, as supautils would run them.  The worker now stops: the role
-# stays what it was and its table keeps its row.
+# stays what it was and its table keeps its row.  And the extension made
+# again in such a transaction, with a booking: the worker waiting for the
+# old outbox drains the new one (it left, and the booking's announcement
+# waited for the next announcing commit; a review).
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -66,6 +69,49 @@ done
 check "the worker ran nothing on a table of the role's own: the role is no superuser" f \
 	"$(psql -X -A -t -d "$DB" -c "SELECT rolsuper FROM pg_roles WHERE rolname = '$ROLE'")"
 check "... and the table keeps its row" 1 "$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector_internal.outbox")"
+
+# the extension dropped and made again, with a booking, while the worker
+# of the last booking waits for the old outbox's lock
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null 2>&1 <<SQL
+SET client_min_messages = warning;
+DROP SCHEMA protector_internal CASCADE;
+CREATE EXTENSION protector;
+INSERT INTO protector.organizations (id, name, slug) VALUES ('0f560000-0000-4000-8000-000000000000', 'O', 'outbox-owner');
+INSERT INTO protector.venues (id, organization_id, name, timezone)
+VALUES ('0f560000-0000-4000-8000-0000000000f1', '0f560000-0000-4000-8000-000000000000', 'V', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration)
+VALUES ('0f560000-0000-4000-8000-0000000000a1', '0f560000-0000-4000-8000-000000000000', '0f560000-0000-4000-8000-0000000000f1',
+		'Room', '60 minutes');
+SQL
+booking() {	# $1 = days ahead
+	echo "INSERT INTO protector.bookings (organization_id, venue_id, service_id, during)
+	VALUES ('0f560000-0000-4000-8000-000000000000', '0f560000-0000-4000-8000-0000000000f1', '0f560000-0000-4000-8000-0000000000a1',
+			tstzrange(date_trunc('hour', now()) + interval '$1 days', date_trunc('hour', now()) + interval '$1 days 1 hour'));"
+}
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "$(booking 2)"
+workers() { psql -X -A -t -d "$DB" -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'protector outbox'"; }
+for _ in $(seq 1 100); do [ "$(workers)" = 1 ] && break; sleep 0.05; done
+PGAPPNAME=recreate psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null 2>&1 <<SQL
+SET client_min_messages = warning;
+BEGIN;
+DROP EXTENSION protector CASCADE;
+CREATE EXTENSION protector;
+INSERT INTO protector.organizations (id, name, slug) VALUES ('0f560000-0000-4000-8000-000000000000', 'O', 'outbox-owner');
+INSERT INTO protector.venues (id, organization_id, name, timezone)
+VALUES ('0f560000-0000-4000-8000-0000000000f1', '0f560000-0000-4000-8000-000000000000', 'V', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration)
+VALUES ('0f560000-0000-4000-8000-0000000000a1', '0f560000-0000-4000-8000-000000000000', '0f560000-0000-4000-8000-0000000000f1',
+		'Room', '60 minutes');
+SELECT pg_sleep(1);
+$(booking 3)
+COMMIT;
+SQL
+drained=f
+for _ in $(seq 1 40); do
+	[ "$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector_internal.outbox")" = 0 ] && { drained=t; break; }
+	sleep 0.1
+done
+check "the extension made again beside a waiting worker: the new outbox is drained" t "$drained"
 
 dropdb "$DB"
 psql -X -q -d postgres -c "DROP ROLE $ROLE"
