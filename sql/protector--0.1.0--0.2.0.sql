@@ -1997,26 +1997,31 @@ $ledger_sums$;
 
 -- amount_paid written by hand beyond the succeeded payments becomes a
 -- 'manual' payment (below); beside a payment still open (pending, or
--- failed with a provider reference, which its provider may retry) it
--- cannot be told whether the hand-written figure counted that payment
+-- failed with its provider's reference, which the provider may retry)
+-- it cannot be told whether the hand-written figure counted it
 -- already (its webhook would then count it twice: an attack on legacy
 -- rows), so the update names such bookings for someone who knows
 DO $pending_beside_hand$
 DECLARE
 	v_ids text;
 BEGIN
-	SELECT pg_catalog.string_agg(pg_catalog.format('%s (paid by hand %s, succeeded %s, pending or failed with a reference %s %s)',
+	SELECT pg_catalog.string_agg(pg_catalog.format('%s (paid by hand %s, succeeded %s, open payments %s %s)',
 												   x.id, x.amount_paid, x.net, x.open, x.currency), ', ' ORDER BY x.id)
 	INTO v_ids
 	FROM (SELECT b.id, b.amount_paid, b.currency, l.net, l.open FROM protector.bookings b
 		  CROSS JOIN LATERAL (
 			SELECT COALESCE(pg_catalog.sum(CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment' THEN p.amount ELSE OPERATOR(pg_catalog.-) p.amount END)
 								FILTER (WHERE p.status OPERATOR(pg_catalog.=) 'succeeded'), 0) AS net,
-				   -- (a failed one with a provider reference too: its provider
-				   -- may retry it, and record_payment revives it; a review)
+				   -- (a failed one with its provider's reference too: the
+				   -- provider may retry it, and record_payment revives it;
+				   -- reviews.  Not refunds: a figure written by hand beside
+				   -- an open refund is the update's usual case, and the
+				   -- refund, taken off once more when it settles, lowers
+				   -- what is paid, the safe side)
 				   COALESCE(pg_catalog.sum(p.amount) FILTER (WHERE p.kind OPERATOR(pg_catalog.=) 'payment'
 																AND (p.status OPERATOR(pg_catalog.=) 'pending'
 																	 OR (p.status OPERATOR(pg_catalog.=) 'failed'
+																		 AND p.provider IS NOT NULL
 																		 AND p.provider_reference IS NOT NULL))), 0) AS open
 			FROM protector.payments p
 			WHERE p.organization_id OPERATOR(pg_catalog.=) b.organization_id AND p.booking_id OPERATOR(pg_catalog.=) b.id
