@@ -18,17 +18,22 @@ set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 fresh_database protector_outbox_owner
 ROLE=protector_outbox_owner_role
-psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
-SET client_min_messages = warning;
-DROP ROLE IF EXISTS $ROLE;
-CREATE ROLE $ROLE LOGIN;
-GRANT CREATE ON DATABASE $DB TO $ROLE;
+# the organization, its venue and service, as SQL
+TENANT="$(cat <<'SQL'
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0f560000-0000-4000-8000-000000000000', 'O', 'outbox-owner');
 INSERT INTO protector.venues (id, organization_id, name, timezone)
 VALUES ('0f560000-0000-4000-8000-0000000000f1', '0f560000-0000-4000-8000-000000000000', 'V', 'UTC');
 INSERT INTO protector.services (id, organization_id, venue_id, name, duration)
 VALUES ('0f560000-0000-4000-8000-0000000000a1', '0f560000-0000-4000-8000-000000000000', '0f560000-0000-4000-8000-0000000000f1',
 		'Room', '60 minutes');
+SQL
+)"
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+SET client_min_messages = warning;
+DROP ROLE IF EXISTS $ROLE;
+CREATE ROLE $ROLE LOGIN;
+GRANT CREATE ON DATABASE $DB TO $ROLE;
+$TENANT
 SQL
 failures=0
 check() { if [ "$2" = "$3" ]; then echo "ok - $1"; else echo "not ok - $1 (expected '$2', got '$3')"; failures=$((failures + 1)); fi; }
@@ -76,12 +81,7 @@ psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null 2>&1 <<SQL
 SET client_min_messages = warning;
 DROP SCHEMA protector_internal CASCADE;
 CREATE EXTENSION protector;
-INSERT INTO protector.organizations (id, name, slug) VALUES ('0f560000-0000-4000-8000-000000000000', 'O', 'outbox-owner');
-INSERT INTO protector.venues (id, organization_id, name, timezone)
-VALUES ('0f560000-0000-4000-8000-0000000000f1', '0f560000-0000-4000-8000-000000000000', 'V', 'UTC');
-INSERT INTO protector.services (id, organization_id, venue_id, name, duration)
-VALUES ('0f560000-0000-4000-8000-0000000000a1', '0f560000-0000-4000-8000-000000000000', '0f560000-0000-4000-8000-0000000000f1',
-		'Room', '60 minutes');
+$TENANT
 SQL
 booking() {	# $1 = days ahead
 	echo "INSERT INTO protector.bookings (organization_id, venue_id, service_id, during)
@@ -96,12 +96,7 @@ SET client_min_messages = warning;
 BEGIN;
 DROP EXTENSION protector CASCADE;
 CREATE EXTENSION protector;
-INSERT INTO protector.organizations (id, name, slug) VALUES ('0f560000-0000-4000-8000-000000000000', 'O', 'outbox-owner');
-INSERT INTO protector.venues (id, organization_id, name, timezone)
-VALUES ('0f560000-0000-4000-8000-0000000000f1', '0f560000-0000-4000-8000-000000000000', 'V', 'UTC');
-INSERT INTO protector.services (id, organization_id, venue_id, name, duration)
-VALUES ('0f560000-0000-4000-8000-0000000000a1', '0f560000-0000-4000-8000-000000000000', '0f560000-0000-4000-8000-0000000000f1',
-		'Room', '60 minutes');
+$TENANT
 SELECT pg_sleep(1);
 $(booking 3)
 COMMIT;
