@@ -15887,6 +15887,24 @@ BEGIN
 							  v_payment.id, v_payment.provider_reference),
 			'Name its provider: settle_payment records it, and the provider''s webhook of that reference then replays the payment.');
 	END IF;
+	-- (named as the organization's other payments name it: the webhook
+	-- matches the provider exactly, and 'Stripe' beside 'stripe' recorded
+	-- the same money twice; a review)
+	IF v_payment.provider IS NULL AND p_provider IS NOT NULL AND EXISTS (
+			SELECT FROM protector.payments o
+			WHERE o.organization_id OPERATOR(pg_catalog.=) v_payment.organization_id
+			  AND o.provider OPERATOR(pg_catalog.<>) p_provider
+			  AND pg_catalog.lower(pg_catalog.btrim(o.provider)) OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(p_provider))) THEN
+		PERFORM protector.raise('invalid_parameter', 'p_provider is spelled otherwise by the organization''s payments',
+			pg_catalog.format('They name it %s; p_provider is %s.',
+				(SELECT pg_catalog.quote_literal(o.provider) FROM protector.payments o
+				 WHERE o.organization_id OPERATOR(pg_catalog.=) v_payment.organization_id
+				   AND o.provider OPERATOR(pg_catalog.<>) p_provider
+				   AND pg_catalog.lower(pg_catalog.btrim(o.provider)) OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim(p_provider))
+				 LIMIT 1),
+				pg_catalog.quote_literal(p_provider)),
+			'Spell the provider as its webhook does: record_payment matches it exactly.');
+	END IF;
 	-- a pending payment with a provider reference is its provider's to
 	-- settle: the webhook of its outcome, through record_payment
 	IF v_payment.status OPERATOR(pg_catalog.=) 'pending' AND v_payment.provider_reference IS NOT NULL

@@ -5,7 +5,7 @@
 -- payments.manage), and finance's refund of the same money was refused as
 -- a second refund.  Figures worked out beside them.
 BEGIN;
-SELECT plan(24);
+SELECT plan(25);
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['s_owner', 's_finance', 's_manager', 's_operator']) u \g /dev/null
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -120,6 +120,10 @@ SELECT protector.record_payment('0a480000-0000-4000-8000-00000000b002', 10, 'str
 SELECT throws_ok($$SELECT protector.settle_payment('0a480000-0000-4000-8000-0000000f0019', 'succeeded', 'stripe')$$,
 	'23P01', 'this provider reference was recorded for another payment',
 	'... and where the provider''s webhook recorded that money already, settling it again is refused');
+SELECT is(tests.error_text($$SELECT protector.settle_payment('0a480000-0000-4000-8000-0000000f0019', 'succeeded', ' Stripe')$$),
+	'22023 | p_provider is spelled otherwise by the organization''s payments | They name it ''stripe''; p_provider is '' Stripe''. | '
+	'Spell the provider as its webhook does: record_payment matches it exactly.',
+	'... nor is it settled under another spelling of a provider the organization''s payments name (the webhook''s would not match it)');
 SELECT (protector.record_payment('0a480000-0000-4000-8000-00000000b002', 5, 'cash')) ->> 'id' AS cash \gset
 SELECT throws_ok(format($$SELECT protector.settle_payment(%L, 'succeeded', 'cash', 'r-1')$$, :'cash'),
 	'23P01', 'this payment has another provider reference',
