@@ -714,6 +714,31 @@ CREATE TRIGGER note_prices_written BEFORE UPDATE OF unit_price, total_price ON p
 	FOR EACH ROW WHEN (NEW.service_id IS DISTINCT FROM OLD.service_id OR NEW.party_size IS DISTINCT FROM OLD.party_size)
 	EXECUTE FUNCTION protector_internal.note_prices_written();
 
+-- A booking set_booking_price priced again under a promo code it kept,
+-- in another currency, is marked for this transaction, and the mark taken
+-- off by the check of its currency (keep_promo_currency: a code made fixed
+-- meanwhile is then a retry), or by its next pricing (a mark a later
+-- trigger's skipping left behind told a later currency change to retry
+-- for ever).  Takes the booking's mark off; true if it had one.
+CREATE FUNCTION protector_internal.take_repriced_mark(p_booking_id uuid)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_marks text := COALESCE(pg_catalog.current_setting('protector_internal.repriced_under_code', true), '');
+BEGIN
+	IF pg_catalog.strpos(v_marks, p_booking_id::text) OPERATOR(pg_catalog.=) 0 THEN
+		RETURN false;
+	END IF;
+	PERFORM pg_catalog.set_config('protector_internal.repriced_under_code',
+		pg_catalog.replace(v_marks, p_booking_id::text OPERATOR(pg_catalog.||) ',', ''), true);
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.take_repriced_mark(uuid) IS
+'Internal: takes off the mark of a booking priced again under a kept promo code in this transaction; true if it had one';
+
 -- A booking moved to another service, or with another party size, is
 -- priced again from the service, less its promo code's discount, unless
 -- the same update writes its prices and its caller may set prices
@@ -739,16 +764,8 @@ DECLARE
 							  OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update_any_column')));
 BEGIN
 	PERFORM pg_catalog.set_config('protector_internal.prices_written', '', true);
-	-- (this booking's mark of an earlier update goes first: one the update
-	-- that made it never wrote, a later trigger of the caller's skipping
-	-- the row, would have told a later currency change to retry for ever;
-	-- a review)
-	IF pg_catalog.strpos(COALESCE(pg_catalog.current_setting('protector_internal.repriced_under_code', true), ''),
-						 NEW.id::text) OPERATOR(pg_catalog.>) 0 THEN
-		PERFORM pg_catalog.set_config('protector_internal.repriced_under_code',
-			pg_catalog.replace(pg_catalog.current_setting('protector_internal.repriced_under_code', true),
-							   NEW.id::text OPERATOR(pg_catalog.||) ',', ''), true);
-	END IF;
+	-- (this booking's mark of an earlier update goes first)
+	PERFORM protector_internal.take_repriced_mark(NEW.id);
 	SELECT * INTO s FROM protector.services x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.service_id;
 	IF NOT FOUND THEN

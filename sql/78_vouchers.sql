@@ -1084,7 +1084,8 @@ COMMENT ON FUNCTION protector_internal.count_promo_use() IS
 -- such a code (set_booking_price); one whose currency is written by hand,
 -- or given another code by a trusted write, keeping it is refused.
 CREATE FUNCTION protector_internal.refuse_foreign_fixed_code(p_organization_id uuid, p_promo_code_id uuid,
-															 p_booking_id uuid, p_currency text)
+															 p_booking_id uuid, p_currency text,
+															 p_repriced boolean DEFAULT false)
 RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -1094,7 +1095,12 @@ DECLARE
 BEGIN
 	SELECT * INTO p FROM protector.promo_codes x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id AND x.id OPERATOR(pg_catalog.=) p_promo_code_id;
-	IF p.discount_kind OPERATOR(pg_catalog.=) 'fixed' AND p.currency OPERATOR(pg_catalog.<>) p_currency THEN
+	IF p.discount_kind OPERATOR(pg_catalog.=) 'fixed' AND p.currency OPERATOR(pg_catalog.<>) p_currency AND p_repriced THEN
+		-- (priced again on the code as it was, read without a lock: a retry
+		-- prices it again)
+		PERFORM protector.raise('retry', 'the booking''s promo code changed while it was priced again, try again',
+			pg_catalog.format('Promo code %s became a fixed amount in another currency than %s.', p_promo_code_id, p_currency));
+	ELSIF p.discount_kind OPERATOR(pg_catalog.=) 'fixed' AND p.currency OPERATOR(pg_catalog.<>) p_currency THEN
 		PERFORM protector.raise('invalid_parameter', 'a booking under a fixed promo code keeps the code''s currency',
 			pg_catalog.format('Promo code %s takes off %s %s; booking %s would be in %s.',
 				p.id, p.discount_value, p.currency, p_booking_id, p_currency),
@@ -1102,8 +1108,8 @@ BEGIN
 	END IF;
 END
 $$;
-COMMENT ON FUNCTION protector_internal.refuse_foreign_fixed_code(uuid, uuid, uuid, text) IS
-'Internal: refuses a live booking in another currency than its fixed promo code''s (release_promo_use, keep_promo_currency)';
+COMMENT ON FUNCTION protector_internal.refuse_foreign_fixed_code(uuid, uuid, uuid, text, boolean) IS
+'Internal: refuses a live booking in another currency than its fixed promo code''s (release_promo_use, keep_promo_currency; p_repriced: 40001, the booking priced again on the code as it was)';
 
 -- A booking that keeps its code and changes currency: its currency written
 -- by hand (refused under a fixed code in another currency, 22023), or
@@ -1117,22 +1123,10 @@ RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	v_repriced text := COALESCE(pg_catalog.current_setting('protector_internal.repriced_under_code', true), '');
 BEGIN
 	PERFORM protector_internal.lock_promo_code(NEW.organization_id, NEW.promo_code_id);
-	IF pg_catalog.strpos(v_repriced, NEW.id::text) OPERATOR(pg_catalog.>) 0 THEN
-		PERFORM pg_catalog.set_config('protector_internal.repriced_under_code',
-									  pg_catalog.replace(v_repriced, NEW.id::text OPERATOR(pg_catalog.||) ',', ''), true);
-		IF EXISTS (SELECT FROM protector.promo_codes x
-				   WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
-					 AND x.id OPERATOR(pg_catalog.=) NEW.promo_code_id
-					 AND x.discount_kind OPERATOR(pg_catalog.=) 'fixed' AND x.currency OPERATOR(pg_catalog.<>) NEW.currency) THEN
-			PERFORM protector.raise('retry', 'the booking''s promo code changed while it was priced again, try again',
-				pg_catalog.format('Promo code %s became a fixed amount in another currency than %s.', NEW.promo_code_id, NEW.currency));
-		END IF;
-	END IF;
-	PERFORM protector_internal.refuse_foreign_fixed_code(NEW.organization_id, NEW.promo_code_id, NEW.id, NEW.currency);
+	PERFORM protector_internal.refuse_foreign_fixed_code(NEW.organization_id, NEW.promo_code_id, NEW.id, NEW.currency,
+														 protector_internal.take_repriced_mark(NEW.id));
 	RETURN NULL;
 END
 $$;

@@ -2528,16 +2528,8 @@ DECLARE
 							  OR NEW.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('bookings.update_any_column')));
 BEGIN
 	PERFORM pg_catalog.set_config('protector_internal.prices_written', '', true);
-	-- (this booking's mark of an earlier update goes first: one the update
-	-- that made it never wrote, a later trigger of the caller's skipping
-	-- the row, would have told a later currency change to retry for ever;
-	-- a review)
-	IF pg_catalog.strpos(COALESCE(pg_catalog.current_setting('protector_internal.repriced_under_code', true), ''),
-						 NEW.id::text) OPERATOR(pg_catalog.>) 0 THEN
-		PERFORM pg_catalog.set_config('protector_internal.repriced_under_code',
-			pg_catalog.replace(pg_catalog.current_setting('protector_internal.repriced_under_code', true),
-							   NEW.id::text OPERATOR(pg_catalog.||) ',', ''), true);
-	END IF;
+	-- (this booking's mark of an earlier update goes first)
+	PERFORM protector_internal.take_repriced_mark(NEW.id);
 	SELECT * INTO s FROM protector.services x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id AND x.id OPERATOR(pg_catalog.=) NEW.service_id;
 	IF NOT FOUND THEN
@@ -3946,10 +3938,36 @@ CREATE TRIGGER promo_discount BEFORE INSERT ON protector.bookings
 					   AND NOT protector_internal.restoring_into('protector.bookings'))
 	EXECUTE FUNCTION protector_internal.apply_promo_code();
 
+-- 0.2.0: a booking set_booking_price priced again under a promo code it kept,
+-- in another currency, is marked for this transaction, and the mark taken
+-- off by the check of its currency (keep_promo_currency: a code made fixed
+-- meanwhile is then a retry), or by its next pricing (a mark a later
+-- trigger's skipping left behind told a later currency change to retry
+-- for ever).  Takes the booking's mark off; true if it had one.
+CREATE FUNCTION protector_internal.take_repriced_mark(p_booking_id uuid)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_marks text := COALESCE(pg_catalog.current_setting('protector_internal.repriced_under_code', true), '');
+BEGIN
+	IF pg_catalog.strpos(v_marks, p_booking_id::text) OPERATOR(pg_catalog.=) 0 THEN
+		RETURN false;
+	END IF;
+	PERFORM pg_catalog.set_config('protector_internal.repriced_under_code',
+		pg_catalog.replace(v_marks, p_booking_id::text OPERATOR(pg_catalog.||) ',', ''), true);
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.take_repriced_mark(uuid) IS
+'Internal: takes off the mark of a booking priced again under a kept promo code in this transaction; true if it had one';
+
 -- 0.2.0: a live booking under a fixed promo code stays in the code's
 -- currency, whichever side changes
 CREATE FUNCTION protector_internal.refuse_foreign_fixed_code(p_organization_id uuid, p_promo_code_id uuid,
-															 p_booking_id uuid, p_currency text)
+															 p_booking_id uuid, p_currency text,
+															 p_repriced boolean DEFAULT false)
 RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -3959,7 +3977,12 @@ DECLARE
 BEGIN
 	SELECT * INTO p FROM protector.promo_codes x
 	WHERE x.organization_id OPERATOR(pg_catalog.=) p_organization_id AND x.id OPERATOR(pg_catalog.=) p_promo_code_id;
-	IF p.discount_kind OPERATOR(pg_catalog.=) 'fixed' AND p.currency OPERATOR(pg_catalog.<>) p_currency THEN
+	IF p.discount_kind OPERATOR(pg_catalog.=) 'fixed' AND p.currency OPERATOR(pg_catalog.<>) p_currency AND p_repriced THEN
+		-- (priced again on the code as it was, read without a lock: a retry
+		-- prices it again)
+		PERFORM protector.raise('retry', 'the booking''s promo code changed while it was priced again, try again',
+			pg_catalog.format('Promo code %s became a fixed amount in another currency than %s.', p_promo_code_id, p_currency));
+	ELSIF p.discount_kind OPERATOR(pg_catalog.=) 'fixed' AND p.currency OPERATOR(pg_catalog.<>) p_currency THEN
 		PERFORM protector.raise('invalid_parameter', 'a booking under a fixed promo code keeps the code''s currency',
 			pg_catalog.format('Promo code %s takes off %s %s; booking %s would be in %s.',
 				p.id, p.discount_value, p.currency, p_booking_id, p_currency),
@@ -3967,8 +3990,8 @@ BEGIN
 	END IF;
 END
 $$;
-COMMENT ON FUNCTION protector_internal.refuse_foreign_fixed_code(uuid, uuid, uuid, text) IS
-'Internal: refuses a live booking in another currency than its fixed promo code''s (release_promo_use, keep_promo_currency)';
+COMMENT ON FUNCTION protector_internal.refuse_foreign_fixed_code(uuid, uuid, uuid, text, boolean) IS
+'Internal: refuses a live booking in another currency than its fixed promo code''s (release_promo_use, keep_promo_currency; p_repriced: 40001, the booking priced again on the code as it was)';
 
 -- 0.2.0: a live booking that keeps its code and changes currency locks
 -- the code and stays in a fixed code's currency
@@ -3977,22 +4000,10 @@ RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	v_repriced text := COALESCE(pg_catalog.current_setting('protector_internal.repriced_under_code', true), '');
 BEGIN
 	PERFORM protector_internal.lock_promo_code(NEW.organization_id, NEW.promo_code_id);
-	IF pg_catalog.strpos(v_repriced, NEW.id::text) OPERATOR(pg_catalog.>) 0 THEN
-		PERFORM pg_catalog.set_config('protector_internal.repriced_under_code',
-									  pg_catalog.replace(v_repriced, NEW.id::text OPERATOR(pg_catalog.||) ',', ''), true);
-		IF EXISTS (SELECT FROM protector.promo_codes x
-				   WHERE x.organization_id OPERATOR(pg_catalog.=) NEW.organization_id
-					 AND x.id OPERATOR(pg_catalog.=) NEW.promo_code_id
-					 AND x.discount_kind OPERATOR(pg_catalog.=) 'fixed' AND x.currency OPERATOR(pg_catalog.<>) NEW.currency) THEN
-			PERFORM protector.raise('retry', 'the booking''s promo code changed while it was priced again, try again',
-				pg_catalog.format('Promo code %s became a fixed amount in another currency than %s.', NEW.promo_code_id, NEW.currency));
-		END IF;
-	END IF;
-	PERFORM protector_internal.refuse_foreign_fixed_code(NEW.organization_id, NEW.promo_code_id, NEW.id, NEW.currency);
+	PERFORM protector_internal.refuse_foreign_fixed_code(NEW.organization_id, NEW.promo_code_id, NEW.id, NEW.currency,
+														 protector_internal.take_repriced_mark(NEW.id));
 	RETURN NULL;
 END
 $$;
