@@ -1009,7 +1009,7 @@ CREATE TABLE protector_internal.cancellation_terms (
 	-- the refund rows these terms wrote (the cancellation's pending cash
 	-- refund, the late money's): those of them that failed are still
 	-- counted in refunded_by_terms (the desk records them anew) but no
-	-- longer among the live refunds (failed_terms_refunds)
+	-- longer among the live refunds (refunds_not_by_terms)
 	refund_ids		uuid[] NOT NULL DEFAULT '{}',
 	CHECK ((fee IS NULL) <> (refund_percent IS NULL)),
 	CHECK (kept IS NULL OR fee IS NULL),
@@ -1025,7 +1025,7 @@ SELECT pg_catalog.pg_extension_config_dump('protector_internal.cancellation_term
 -- The refund rows a booking's terms wrote, noted as they are written, and
 -- the failed ones among them: the terms count those as given back (the
 -- desk records them anew), while the ledger's live refunds no longer hold
--- them; "the refunds no terms made" is the live refunds less the terms'
+-- them: "the refunds no terms made" are the live refunds less the terms'
 -- live ones (a failed one made the desk's own refund count as the terms',
 -- and a cancellation again gave it back twice: a money model test).  By
 -- the rows' ids, which only these triggers write: a details key that any
@@ -1044,12 +1044,14 @@ $$;
 COMMENT ON FUNCTION protector_internal.note_terms_refund(uuid, uuid, uuid) IS
 'Internal: notes a refund row the booking''s cancellation terms wrote (cancellation_terms.refund_ids)';
 
-CREATE FUNCTION protector_internal.failed_terms_refunds(p_organization_id uuid, p_booking_id uuid)
+CREATE FUNCTION protector_internal.refunds_not_by_terms(p_organization_id uuid, p_booking_id uuid,
+														p_refunded numeric, p_by_terms numeric)
 RETURNS numeric
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT COALESCE(pg_catalog.sum(p.amount), 0)
+	SELECT GREATEST(p_refunded OPERATOR(pg_catalog.-)
+					GREATEST(p_by_terms OPERATOR(pg_catalog.-) COALESCE(pg_catalog.sum(p.amount), 0), 0), 0)
 	FROM protector_internal.cancellation_terms t
 	JOIN protector.payments p ON p.organization_id OPERATOR(pg_catalog.=) t.organization_id
 							 AND p.booking_id OPERATOR(pg_catalog.=) t.booking_id
@@ -1057,8 +1059,8 @@ AS $$
 	WHERE t.organization_id OPERATOR(pg_catalog.=) p_organization_id AND t.booking_id OPERATOR(pg_catalog.=) p_booking_id
 	  AND p.status OPERATOR(pg_catalog.=) 'failed'
 $$;
-COMMENT ON FUNCTION protector_internal.failed_terms_refunds(uuid, uuid) IS
-'Internal: the refunds a booking''s current cancellation terms wrote that failed since';
+COMMENT ON FUNCTION protector_internal.refunds_not_by_terms(uuid, uuid, numeric, numeric) IS
+'Internal: of a booking''s live refunds (p_refunded), those its cancellation terms did not make: less what the terms gave back (p_by_terms) but for their refunds that failed since';
 
 -- A cancellation or a no-show settles what was paid (succeeded payments
 -- less refunds, protector_internal.booking_refundable): the service's fee
@@ -1183,8 +1185,8 @@ BEGIN
 		-- paid less every refund; the terms' live refunds are what they
 		-- gave back less those that failed since)
 		v_refund := LEAST(v_paid, GREATEST(protector.round_money(
-			(v_paid_all OPERATOR(pg_catalog.-) GREATEST(v_refunded OPERATOR(pg_catalog.-) GREATEST(v_before
-				OPERATOR(pg_catalog.-) protector_internal.failed_terms_refunds(NEW.organization_id, NEW.id), 0), 0))
+			(v_paid_all OPERATOR(pg_catalog.-) protector_internal.refunds_not_by_terms(NEW.organization_id, NEW.id,
+																					   v_refunded, v_before))
 			OPERATOR(pg_catalog.*) v_percent OPERATOR(pg_catalog./) 100) OPERATOR(pg_catalog.-) v_before, 0));
 		v_fee := NULL;
 	END IF;

@@ -642,8 +642,8 @@ BEGIN
 		-- before (rounded once, not per payment: ten payments of 0.01 at
 		-- 50% give 0.05 back), at most the percent of what was paid beyond
 		-- the refunds the terms did not make, less those they made
-		v_other := GREATEST(v_refunded OPERATOR(pg_catalog.-) GREATEST(v_terms.refunded_by_terms
-				OPERATOR(pg_catalog.-) protector_internal.failed_terms_refunds(NEW.organization_id, NEW.booking_id), 0), 0);
+		v_other := protector_internal.refunds_not_by_terms(NEW.organization_id, NEW.booking_id,
+														   v_refunded, v_terms.refunded_by_terms);
 		v_refund := LEAST(protector.round_money((v_terms.late_paid OPERATOR(pg_catalog.+) v_late)
 												OPERATOR(pg_catalog.*) v_terms.refund_percent OPERATOR(pg_catalog./) 100)
 						  OPERATOR(pg_catalog.-) protector.round_money(v_terms.late_paid

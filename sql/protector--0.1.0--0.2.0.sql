@@ -3030,8 +3030,8 @@ BEGIN
 		-- paid less every refund; the terms' live refunds are what they
 		-- gave back less those that failed since)
 		v_refund := LEAST(v_paid, GREATEST(protector.round_money(
-			(v_paid_all OPERATOR(pg_catalog.-) GREATEST(v_refunded OPERATOR(pg_catalog.-) GREATEST(v_before
-				OPERATOR(pg_catalog.-) protector_internal.failed_terms_refunds(NEW.organization_id, NEW.id), 0), 0))
+			(v_paid_all OPERATOR(pg_catalog.-) protector_internal.refunds_not_by_terms(NEW.organization_id, NEW.id,
+																					   v_refunded, v_before))
 			OPERATOR(pg_catalog.*) v_percent OPERATOR(pg_catalog./) 100) OPERATOR(pg_catalog.-) v_before, 0));
 		v_fee := NULL;
 	END IF;
@@ -13854,8 +13854,8 @@ BEGIN
 		-- before (rounded once, not per payment: ten payments of 0.01 at
 		-- 50% give 0.05 back), at most the percent of what was paid beyond
 		-- the refunds the terms did not make, less those they made
-		v_other := GREATEST(v_refunded OPERATOR(pg_catalog.-) GREATEST(v_terms.refunded_by_terms
-				OPERATOR(pg_catalog.-) protector_internal.failed_terms_refunds(NEW.organization_id, NEW.booking_id), 0), 0);
+		v_other := protector_internal.refunds_not_by_terms(NEW.organization_id, NEW.booking_id,
+														   v_refunded, v_terms.refunded_by_terms);
 		v_refund := LEAST(protector.round_money((v_terms.late_paid OPERATOR(pg_catalog.+) v_late)
 												OPERATOR(pg_catalog.*) v_terms.refund_percent OPERATOR(pg_catalog./) 100)
 						  OPERATOR(pg_catalog.-) protector.round_money(v_terms.late_paid
@@ -14061,7 +14061,7 @@ CREATE TABLE protector_internal.cancellation_terms (
 	-- the refund rows these terms wrote (the cancellation's pending cash
 	-- refund, the late money's): those of them that failed are still
 	-- counted in refunded_by_terms (the desk records them anew) but no
-	-- longer among the live refunds (failed_terms_refunds)
+	-- longer among the live refunds (refunds_not_by_terms)
 	refund_ids		uuid[] NOT NULL DEFAULT '{}',
 	CHECK ((fee IS NULL) <> (refund_percent IS NULL)),
 	CHECK (kept IS NULL OR fee IS NULL),
@@ -14077,7 +14077,7 @@ SELECT pg_catalog.pg_extension_config_dump('protector_internal.cancellation_term
 -- The refund rows a booking's terms wrote, noted as they are written, and
 -- the failed ones among them: the terms count those as given back (the
 -- desk records them anew), while the ledger's live refunds no longer hold
--- them; "the refunds no terms made" is the live refunds less the terms'
+-- them: "the refunds no terms made" are the live refunds less the terms'
 -- live ones (a failed one made the desk's own refund count as the terms',
 -- and a cancellation again gave it back twice: a money model test).  By
 -- the rows' ids, which only these triggers write: a details key that any
@@ -14096,12 +14096,14 @@ $$;
 COMMENT ON FUNCTION protector_internal.note_terms_refund(uuid, uuid, uuid) IS
 'Internal: notes a refund row the booking''s cancellation terms wrote (cancellation_terms.refund_ids)';
 
-CREATE FUNCTION protector_internal.failed_terms_refunds(p_organization_id uuid, p_booking_id uuid)
+CREATE FUNCTION protector_internal.refunds_not_by_terms(p_organization_id uuid, p_booking_id uuid,
+														p_refunded numeric, p_by_terms numeric)
 RETURNS numeric
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT COALESCE(pg_catalog.sum(p.amount), 0)
+	SELECT GREATEST(p_refunded OPERATOR(pg_catalog.-)
+					GREATEST(p_by_terms OPERATOR(pg_catalog.-) COALESCE(pg_catalog.sum(p.amount), 0), 0), 0)
 	FROM protector_internal.cancellation_terms t
 	JOIN protector.payments p ON p.organization_id OPERATOR(pg_catalog.=) t.organization_id
 							 AND p.booking_id OPERATOR(pg_catalog.=) t.booking_id
@@ -14109,8 +14111,8 @@ AS $$
 	WHERE t.organization_id OPERATOR(pg_catalog.=) p_organization_id AND t.booking_id OPERATOR(pg_catalog.=) p_booking_id
 	  AND p.status OPERATOR(pg_catalog.=) 'failed'
 $$;
-COMMENT ON FUNCTION protector_internal.failed_terms_refunds(uuid, uuid) IS
-'Internal: the refunds a booking''s current cancellation terms wrote that failed since';
+COMMENT ON FUNCTION protector_internal.refunds_not_by_terms(uuid, uuid, numeric, numeric) IS
+'Internal: of a booking''s live refunds (p_refunded), those its cancellation terms did not make: less what the terms gave back (p_by_terms) but for their refunds that failed since';
 -- (no terms for cancellations made before: 0.1.0 kept none but a note in
 -- details.refund, which whoever may edit details could have written; money
 -- arriving for them later is kept, and refunded by hand)
