@@ -1225,16 +1225,23 @@ CREATE TRIGGER release_promo_use_on_delete AFTER DELETE ON protector.bookings
 -- another organization at the same moment waits for the promo code that
 -- names it (keep_promo_services then sees the code), or the code for the
 -- move, and then finds the service gone (a review: both went through).
--- Asked of services the caller sees (check_promo_services).
+-- Asked of services the caller sees (check_promo_services), by one who
+-- may manage the organization's codes: anyone else learnt which ids were
+-- another tenant's services, and held them locked (a review).
 CREATE FUNCTION protector_internal.lock_organization_services(p_organization_id uuid, p_ids uuid[])
 RETURNS uuid[]
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-RETURN ARRAY(SELECT s.id FROM protector.services s
-			 WHERE s.organization_id OPERATOR(pg_catalog.=) p_organization_id AND s.id OPERATOR(pg_catalog.=) ANY (p_ids)
-			 ORDER BY s.id FOR KEY SHARE);
+AS $$
+BEGIN
+	PERFORM protector_internal.authorize_requester(p_organization_id, 'promo_codes.manage', 'organization');
+	RETURN ARRAY(SELECT s.id FROM protector.services s
+				 WHERE s.organization_id OPERATOR(pg_catalog.=) p_organization_id AND s.id OPERATOR(pg_catalog.=) ANY (p_ids)
+				 ORDER BY s.id FOR KEY SHARE);
+END
+$$;
 COMMENT ON FUNCTION protector_internal.lock_organization_services(uuid, uuid[]) IS
-'Internal: the services of the organization among p_ids, locked FOR KEY SHARE as their owner';
+'Internal: the services of the organization among p_ids, locked FOR KEY SHARE as their owner; asks promo_codes.manage of the request';
 
 CREATE FUNCTION protector_internal.check_promo_services()
 RETURNS trigger

@@ -19205,13 +19205,18 @@ CREATE TRIGGER keep_promo_services BEFORE UPDATE OF organization_id ON protector
 -- 0.2.0: a promo code's services locked as it names them
 CREATE FUNCTION protector_internal.lock_organization_services(p_organization_id uuid, p_ids uuid[])
 RETURNS uuid[]
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-RETURN ARRAY(SELECT s.id FROM protector.services s
-			 WHERE s.organization_id OPERATOR(pg_catalog.=) p_organization_id AND s.id OPERATOR(pg_catalog.=) ANY (p_ids)
-			 ORDER BY s.id FOR KEY SHARE);
+AS $$
+BEGIN
+	PERFORM protector_internal.authorize_requester(p_organization_id, 'promo_codes.manage', 'organization');
+	RETURN ARRAY(SELECT s.id FROM protector.services s
+				 WHERE s.organization_id OPERATOR(pg_catalog.=) p_organization_id AND s.id OPERATOR(pg_catalog.=) ANY (p_ids)
+				 ORDER BY s.id FOR KEY SHARE);
+END
+$$;
 COMMENT ON FUNCTION protector_internal.lock_organization_services(uuid, uuid[]) IS
-'Internal: the services of the organization among p_ids, locked FOR KEY SHARE as their owner';
+'Internal: the services of the organization among p_ids, locked FOR KEY SHARE as their owner; asks promo_codes.manage of the request';
 GRANT EXECUTE ON FUNCTION protector_internal.lock_organization_services(uuid, uuid[]) TO authenticated, service_role;
 
 -- 0.2.0: tasks and notifications moved off an erased customer's booking
