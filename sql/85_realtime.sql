@@ -262,18 +262,20 @@ BEGIN
 	v_publication := EXISTS (SELECT FROM pg_publication WHERE pubname = 'supabase_realtime');
 	IF v_publication THEN
 		FOREACH t IN ARRAY ARRAY['bookings', 'tasks', 'notifications', 'booking_messages'] LOOP
-			-- old records and RLS on updates need every column in the WAL
-			-- (set once: ALTER TABLE locks the table ACCESS EXCLUSIVE, and a
-			-- re-run made bookings wait behind any open reader)
-			-- (not where a publication lists the table's columns: PostgreSQL
-			-- then refuses every update and delete whose identity the list
-			-- does not cover, and bookings could no longer be changed)
-			IF EXISTS (SELECT FROM pg_publication_rel r
-					   WHERE r.prrelid = format('protector.%I', t)::regclass AND r.prattrs IS NOT NULL) THEN
-				RAISE NOTICE 'protector.% keeps its replica identity: a publication lists its columns', t;
-			ELSIF (SELECT c.relreplident FROM pg_class c WHERE c.oid = format('protector.%I', t)::regclass)
-				  IS DISTINCT FROM 'f' THEN
-				EXECUTE format('ALTER TABLE protector.%I REPLICA IDENTITY FULL', t);
+			-- the primary key alone in the WAL (REPLICA IDENTITY DEFAULT):
+			-- Realtime sends an update's old record with every column the
+			-- subscriber's role may select to whoever may read the row as it
+			-- is now (a booking handed to another customer sent them the
+			-- first one's notes; an erasure sent the rows it scrubbed), and
+			-- matches a delete's filters against the whole old row, which
+			-- RLS does not check (anyone signed in could test another
+			-- tenant's deleted messages): an attack review.  FULL, as 0.1.0
+			-- and this function once set it, is set back (only then: ALTER
+			-- TABLE locks the table ACCESS EXCLUSIVE, and a re-run made
+			-- bookings wait behind any open reader)
+			IF (SELECT c.relreplident FROM pg_class c WHERE c.oid = format('protector.%I', t)::regclass) = 'f' THEN
+				EXECUTE format('ALTER TABLE protector.%I REPLICA IDENTITY DEFAULT', t);
+				RAISE NOTICE 'protector.% has its replica identity set back to DEFAULT: with FULL, Supabase Realtime sends subscribers whole old rows', t;
 			END IF;
 			IF NOT EXISTS (SELECT FROM pg_publication_tables
 						   WHERE pubname = 'supabase_realtime' AND schemaname = 'protector' AND tablename = t) THEN

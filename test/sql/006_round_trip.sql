@@ -38,7 +38,9 @@ SELECT count(*) AS memberships FROM protector.members;
 SELECT full_name, user_id FROM protector.customers;
 
 -- Supabase Realtime was found at install: the tables joined its
--- publication, bookings broadcast, members may read their topics
+-- publication (their old rows' primary keys alone in the WAL: FULL
+-- showed subscribers whole old rows), bookings broadcast, members may read
+-- their topics
 SELECT tablename FROM pg_publication_tables WHERE pubname = 'supabase_realtime' ORDER BY 1;
 SELECT relname, relreplident FROM pg_class
 WHERE relnamespace = 'protector'::regnamespace AND relname IN ('bookings', 'tasks', 'notifications', 'booking_messages') ORDER BY 1;
