@@ -15823,11 +15823,16 @@ CREATE FUNCTION protector_internal.payment_answer(p_payment protector.payments, 
 RETURNS jsonb
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
-RETURN pg_catalog.to_jsonb(p_payment) OPERATOR(pg_catalog.||) (
-	SELECT pg_catalog.jsonb_build_object('replayed', p_replayed, 'booking_total', b.total_price,
-										 'amount_paid', b.amount_paid, 'balance_due', b.balance_due,
-										 'booking_status', b.status)
-	FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_payment.booking_id);
+-- (a body in a string: a SQL-standard one depends on the payments row type,
+-- and PostgreSQL then refused every column an operator added to payments
+-- with a default, and every change of a column's type: a review)
+AS $$
+	SELECT pg_catalog.to_jsonb(p_payment) OPERATOR(pg_catalog.||) (
+		SELECT pg_catalog.jsonb_build_object('replayed', p_replayed, 'booking_total', b.total_price,
+											 'amount_paid', b.amount_paid, 'balance_due', b.balance_due,
+											 'booking_status', b.status)
+		FROM protector.bookings b WHERE b.id OPERATOR(pg_catalog.=) p_payment.booking_id)
+$$;
 COMMENT ON FUNCTION protector_internal.payment_answer(protector.payments, boolean) IS
 'record_payment''s and settle_payment''s answer: the payment, replayed, and its booking''s total, amount paid, balance and status';
 

@@ -55,6 +55,7 @@
 #include "nodes/makefuncs.h"
 #include "optimizer/optimizer.h"
 #include "rewrite/rewriteHandler.h"
+#include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -87,6 +88,7 @@ struct DirectTable
 	ResourceOwner owner;		/* what it holds: a child of the top
 								 * transaction's owner, its own */
 	MemoryContext cxt;			/* where it lives (this struct too) */
+	char	   *qualname;		/* schema.table, for error contexts */
 	struct DirectTable *next;
 };
 
@@ -447,6 +449,8 @@ open_parts(DirectTable *t)
 						RelationGetRelationName(t->rel)),
 				 errdetail("Protector writes its rows into the table directly."),
 				 protector_errhint_damaged()));
+	t->qualname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(t->rel)),
+											 RelationGetRelationName(t->rel));
 	t->estate = CreateExecutorState();
 	rte->rtekind = RTE_RELATION;
 	rte->relid = t->relid;
@@ -601,6 +605,31 @@ protector_direct_index(DirectTable *t, Oid indexid)
 }
 
 /*
+ * An error while a row is made or stored names the table and whose rights
+ * its DEFAULTs, CHECKs and index expressions ran with: a column an
+ * operator added (a serial's sequence, a function the API's roles may not
+ * execute) fails an API call with an error of an object its caller never
+ * named (an attack review).
+ */
+static void
+direct_error_context(void *arg)
+{
+	const DirectTable *t = (const DirectTable *) arg;
+
+	errcontext("protector writing a row into %s directly (its defaults, CHECK constraints and index expressions run as the current role)",
+			   t->qualname);
+}
+
+static void
+push_error_context(DirectTable *t, ErrorContextCallback *callback)
+{
+	callback->callback = direct_error_context;
+	callback->arg = t;
+	callback->previous = error_context_stack;
+	error_context_stack = callback;
+}
+
+/*
  * A new row's values as an INSERT naming no column would make them: each
  * column's DEFAULT evaluated (volatile ones once per row), NULL where there
  * is none.  The values are the caller's (allocated in its memory context).
@@ -611,8 +640,10 @@ protector_direct_defaults(DirectTable *t, Datum *values, bool *nulls)
 	ExprContext *econtext = GetPerTupleExprContext(t->estate);
 	TupleDesc	desc = RelationGetDescr(t->rel);
 	MemoryContext caller = CurrentMemoryContext;
+	ErrorContextCallback callback;
 
 	enter(t);
+	push_error_context(t, &callback);
 	/* its own defaults, compiled under another search_path: again */
 	if (t->defaults_path != NULL && strcmp(t->defaults_path, namespace_search_path) != 0)
 		compile_own_defaults(t);
@@ -634,6 +665,7 @@ protector_direct_defaults(DirectTable *t, Datum *values, bool *nulls)
 		if (!nulls[i] && !att->attbyval)
 			values[i] = datumCopy(values[i], false, att->attlen);
 	}
+	error_context_stack = callback.previous;
 	leave(t);
 }
 
@@ -642,8 +674,10 @@ protector_direct_insert(DirectTable *t, const Datum *values, const bool *nulls)
 {
 	TupleTableSlot *slot = t->slot;
 	int			natts = RelationGetDescr(t->rel)->natts;
+	ErrorContextCallback callback;
 
 	enter(t);
+	push_error_context(t, &callback);
 	ExecClearTuple(slot);
 	memcpy(slot->tts_values, values, sizeof(Datum) * natts);
 	memcpy(slot->tts_isnull, nulls, sizeof(bool) * natts);
@@ -667,5 +701,6 @@ protector_direct_insert(DirectTable *t, const Datum *values, const bool *nulls)
 #endif
 	ResetPerTupleExprContext(t->estate);
 	ExecClearTuple(slot);
+	error_context_stack = callback.previous;
 	leave(t);
 }
