@@ -219,6 +219,52 @@ CREATE TRIGGER restrict_update_columns BEFORE UPDATE ON protector.notifications
 		'notifications.delete',
 		'{read_at}');
 
+-- An infinite time is 22008 wherever protector takes one (bookings.md's
+-- error table), written directly too, by every writer: a manager's hold
+-- until infinity never lapsed and expire_holds never freed its slot, and
+-- a cancellation at -infinity, a task due then or a venue deleted then
+-- was stored and exported as such (an attack review of special values).
+-- TG_ARGV: the timestamptz columns to judge.  After restrict_update_columns
+-- (named to): a role that may not write the column is told that first.
+-- (A restore brings back what the backup holds.)
+CREATE FUNCTION protector_internal.refuse_infinite_times()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_row jsonb := pg_catalog.to_jsonb(NEW);
+	c text;
+BEGIN
+	IF protector_internal.restoring_into(TG_RELID::regclass) THEN
+		RETURN NEW;
+	END IF;
+	FOREACH c IN ARRAY TG_ARGV LOOP
+		PERFORM protector_internal.check_finite((v_row OPERATOR(pg_catalog.->>) c)::timestamptz, c);
+	END LOOP;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.refuse_infinite_times() IS
+'Trigger: refuses (22008) an infinite value in the timestamptz columns TG_ARGV names';
+
+CREATE TRIGGER times_are_finite BEFORE INSERT OR UPDATE OF hold_expires_at, cancelled_at, payment_due_by ON protector.bookings
+	FOR EACH ROW WHEN (NOT pg_catalog.isfinite(NEW.hold_expires_at) OR NOT pg_catalog.isfinite(NEW.cancelled_at)
+					   OR NOT pg_catalog.isfinite(NEW.payment_due_by))
+	EXECUTE FUNCTION protector_internal.refuse_infinite_times('hold_expires_at', 'cancelled_at', 'payment_due_by');
+CREATE TRIGGER times_are_finite BEFORE INSERT OR UPDATE OF due_at, completed_at ON protector.tasks
+	FOR EACH ROW WHEN (NOT pg_catalog.isfinite(NEW.due_at) OR NOT pg_catalog.isfinite(NEW.completed_at))
+	EXECUTE FUNCTION protector_internal.refuse_infinite_times('due_at', 'completed_at');
+CREATE TRIGGER times_are_finite BEFORE INSERT OR UPDATE OF confirmed_at ON protector.members
+	FOR EACH ROW WHEN (NOT pg_catalog.isfinite(NEW.confirmed_at))
+	EXECUTE FUNCTION protector_internal.refuse_infinite_times('confirmed_at');
+CREATE TRIGGER times_are_finite BEFORE INSERT OR UPDATE OF read_at ON protector.notifications
+	FOR EACH ROW WHEN (NOT pg_catalog.isfinite(NEW.read_at))
+	EXECUTE FUNCTION protector_internal.refuse_infinite_times('read_at');
+CREATE TRIGGER times_are_finite BEFORE INSERT OR UPDATE OF deleted_at ON protector.venues
+	FOR EACH ROW WHEN (NOT pg_catalog.isfinite(NEW.deleted_at))
+	EXECUTE FUNCTION protector_internal.refuse_infinite_times('deleted_at');
+
 -- A booking's source says which channel it came through; the widget and
 -- imports are recorded by protector's widget functions and by trusted
 -- roles (service_role) only, so reports and the widget's limits can

@@ -112,6 +112,17 @@ BEGIN
 END
 $checks$;
 
+-- The tables the update changes, taken at once, in the order a booking
+-- takes them (its service, its customer, the booking, then what its
+-- foreign keys and side rows name): the update took customers first and
+-- services and bookings later, and deadlocked with bookings under way,
+-- often as the victim (40P01 several times in a row under load: an
+-- attack review of updates).  Readers and writers of these tables wait
+-- for the update, as they would for its first ALTER TABLE.
+LOCK TABLE protector.services, protector.customers, protector.bookings, protector.organizations, protector.venues,
+	protector.members, protector.payments, protector.tasks, protector.notifications, protector.audit_log
+	IN ACCESS EXCLUSIVE MODE;
+
 -- An operator's own grants and revokes on protector's objects (their
 -- ACLs against the initial privileges pg_dump writes them relative to,
 -- pg_init_privs) stay theirs through the update: each object's ACL is set
@@ -16298,6 +16309,23 @@ COMMENT ON FUNCTION protector_internal.key_of_accounts(text, uuid[]) IS
 SELECT protector.enable_audit(s.table_name, s.masked)
 FROM protector_internal.audit_settings s
 WHERE s.audited AND s.masked IS DISTINCT FROM protector_internal.audit_masks(s.table_name, s.masked);
+-- ... and the history 0.1.0 wrote under a mask of the e-mail holds it
+-- normalized in clear (a phone change logged the address as identity_key:
+-- an attack review of updates): masked there too, as the trigger masks it
+-- now (NULL stays null)
+UPDATE protector.audit_log l
+SET old_row = CASE WHEN l.old_row OPERATOR(pg_catalog.->>) 'email' OPERATOR(pg_catalog.=) '[masked]'
+						AND pg_catalog.jsonb_typeof(l.old_row OPERATOR(pg_catalog.->) k.key) OPERATOR(pg_catalog.<>) 'null'
+				   THEN pg_catalog.jsonb_set(l.old_row, ARRAY[k.key], '"[masked]"') ELSE l.old_row END,
+	new_row = CASE WHEN l.new_row OPERATOR(pg_catalog.->>) 'email' OPERATOR(pg_catalog.=) '[masked]'
+						AND pg_catalog.jsonb_typeof(l.new_row OPERATOR(pg_catalog.->) k.key) OPERATOR(pg_catalog.<>) 'null'
+				   THEN pg_catalog.jsonb_set(l.new_row, ARRAY[k.key], '"[masked]"') ELSE l.new_row END
+FROM (VALUES ('protector.customers', 'identity_key'), ('protector.staff_invitations', 'email_key')) k (table_name, key)
+WHERE l.table_name OPERATOR(pg_catalog.=) k.table_name
+  AND ((l.old_row OPERATOR(pg_catalog.->>) 'email' OPERATOR(pg_catalog.=) '[masked]'
+		AND l.old_row OPERATOR(pg_catalog.->>) k.key OPERATOR(pg_catalog.<>) '[masked]')
+	   OR (l.new_row OPERATOR(pg_catalog.->>) 'email' OPERATOR(pg_catalog.=) '[masked]'
+		   AND l.new_row OPERATOR(pg_catalog.->>) k.key OPERATOR(pg_catalog.<>) '[masked]'));
 
 CREATE OR REPLACE FUNCTION protector.get_audit_logs(
 	p_table regclass DEFAULT NULL,
@@ -19420,6 +19448,52 @@ CREATE POLICY payments_select ON protector.payments FOR SELECT TO authenticated
 -- 0.2.0: the scheduled sweep finds the widget's requests of more than a
 -- day ago through an index (it read the whole day's, every minute)
 CREATE INDEX widget_requests_created_idx ON protector_internal.widget_requests (created_at);
+
+-- 0.2.0: an infinite time is 22008 wherever protector takes one (bookings.md's
+-- error table), written directly too, by every writer: a manager's hold
+-- until infinity never lapsed and expire_holds never freed its slot, and
+-- a cancellation at -infinity, a task due then or a venue deleted then
+-- was stored and exported as such (an attack review of special values).
+-- TG_ARGV: the timestamptz columns to judge.  After restrict_update_columns
+-- (named to): a role that may not write the column is told that first.
+-- (A restore brings back what the backup holds.)
+CREATE FUNCTION protector_internal.refuse_infinite_times()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_row jsonb := pg_catalog.to_jsonb(NEW);
+	c text;
+BEGIN
+	IF protector_internal.restoring_into(TG_RELID::regclass) THEN
+		RETURN NEW;
+	END IF;
+	FOREACH c IN ARRAY TG_ARGV LOOP
+		PERFORM protector_internal.check_finite((v_row OPERATOR(pg_catalog.->>) c)::timestamptz, c);
+	END LOOP;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.refuse_infinite_times() IS
+'Trigger: refuses (22008) an infinite value in the timestamptz columns TG_ARGV names';
+
+CREATE TRIGGER times_are_finite BEFORE INSERT OR UPDATE OF hold_expires_at, cancelled_at, payment_due_by ON protector.bookings
+	FOR EACH ROW WHEN (NOT pg_catalog.isfinite(NEW.hold_expires_at) OR NOT pg_catalog.isfinite(NEW.cancelled_at)
+					   OR NOT pg_catalog.isfinite(NEW.payment_due_by))
+	EXECUTE FUNCTION protector_internal.refuse_infinite_times('hold_expires_at', 'cancelled_at', 'payment_due_by');
+CREATE TRIGGER times_are_finite BEFORE INSERT OR UPDATE OF due_at, completed_at ON protector.tasks
+	FOR EACH ROW WHEN (NOT pg_catalog.isfinite(NEW.due_at) OR NOT pg_catalog.isfinite(NEW.completed_at))
+	EXECUTE FUNCTION protector_internal.refuse_infinite_times('due_at', 'completed_at');
+CREATE TRIGGER times_are_finite BEFORE INSERT OR UPDATE OF confirmed_at ON protector.members
+	FOR EACH ROW WHEN (NOT pg_catalog.isfinite(NEW.confirmed_at))
+	EXECUTE FUNCTION protector_internal.refuse_infinite_times('confirmed_at');
+CREATE TRIGGER times_are_finite BEFORE INSERT OR UPDATE OF read_at ON protector.notifications
+	FOR EACH ROW WHEN (NOT pg_catalog.isfinite(NEW.read_at))
+	EXECUTE FUNCTION protector_internal.refuse_infinite_times('read_at');
+CREATE TRIGGER times_are_finite BEFORE INSERT OR UPDATE OF deleted_at ON protector.venues
+	FOR EACH ROW WHEN (NOT pg_catalog.isfinite(NEW.deleted_at))
+	EXECUTE FUNCTION protector_internal.refuse_infinite_times('deleted_at');
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -802,5 +802,32 @@ if [ "$oversized" != "$CUR {\"bytes\": 200017, \"oversized\": true}" ] || ! grep
 	echo "a $PREV notification over 8 kB stopped the update or was kept"; cat "$WORK/oversized.err"; failures=$((failures + 1))
 fi
 dropdb protector_oversized
+# a 0.1.0 database masking customers' e-mail in its audit: 0.1.0 logged
+# the address normalized (identity_key) in clear beside it, on every change
+# of the customer; the update masks it in that history (an attack review
+# of updates), and leaves a customer row whose e-mail was never masked as
+# it was
+dropdb --if-exists protector_masks >/dev/null 2>&1 || true
+createdb protector_masks
+psql -X -q -v ON_ERROR_STOP=1 -d protector_masks -c "SET client_min_messages = warning" \
+	-c "CREATE EXTENSION protector VERSION '$PREV' CASCADE" \
+	-c "INSERT INTO protector.organizations (id, name, slug) VALUES ('00000000-0000-4000-8000-0000000000f1', 'Masks', 'masks')" \
+	-c "INSERT INTO protector.customers (id, organization_id, full_name, email) VALUES
+		('00000000-0000-4000-8000-0000000000c1', '00000000-0000-4000-8000-0000000000f1', 'Jonas', 'Jonas@Example.com')" \
+	-c "SELECT protector.enable_audit('protector.customers', '{email,phone}') IS NOT NULL AS masked" \
+	-c "UPDATE protector.customers SET phone = '+49 30 1234' WHERE id = '00000000-0000-4000-8000-0000000000c1'"
+masks_query="SELECT count(*) FILTER (WHERE new_row ->> 'identity_key' = 'jonas@example.com' OR old_row ->> 'identity_key' = 'jonas@example.com')
+	|| ' ' || count(*) FILTER (WHERE new_row ->> 'identity_key' = '[masked]') FROM protector.audit_log WHERE table_name = 'protector.customers'"
+masks_before=$(psql -X -q -A -t -d protector_masks -c "$masks_query")
+psql -X -q -v ON_ERROR_STOP=1 -d protector_masks -c "SET client_min_messages = warning" -c "ALTER EXTENSION protector UPDATE"
+masks_after=$(psql -X -q -A -t -d protector_masks -c "$masks_query")
+echo "customers' audit rows naming the address normalized in clear / masked, in a $PREV database: $masks_before; updated: $masks_after"
+# (before: the insert's row, logged before the mask, and the phone change's
+# old and new rows, the same row; after: the insert's row only, written
+# before the e-mail was masked)
+if [ "$masks_before" != "2 0" ] || [ "$masks_after" != "1 1" ]; then
+	echo "the update left the e-mail's normalized form in clear in a history that masks the e-mail"; failures=$((failures + 1))
+fi
+dropdb protector_masks
 for db in upgraded fresh previous; do dropdb "protector_$db"; done
 [ "$failures" -eq 0 ]

@@ -2,9 +2,13 @@
 -- table write (docs/bookings.md's error table): a review of the change
 -- that made the RPCs say so found paths still answering 22023 ("must be a
 -- date", "a shift ends after it starts"), and a voucher written directly
--- with an infinite expiry stored.
+-- with an infinite expiry stored.  An attack review of special values found
+-- more written directly: a manager's hold until infinity (it never lapsed,
+-- and expire_holds never freed its slot), a cancellation at -infinity, a
+-- task due or done then, a notification read then, a venue deleted then,
+-- a deposit due at infinity, a membership confirmed at -infinity.
 BEGIN;
-SELECT plan(7);
+SELECT plan(16);
 
 SELECT tests.create_supabase_user('it_owner');
 INSERT INTO protector.organizations (id, name, slug, timezone, currency)
@@ -40,6 +44,43 @@ UPDATE protector.vouchers SET expires_at = 'infinity' WHERE id = '0a102000-0000-
 RESET session_replication_role;
 SELECT lives_ok($$UPDATE protector.vouchers SET note = 'kept' WHERE id = '0a102000-0000-4000-8000-0000000000c1'$$,
 	'a voucher stored with an infinite expiry before 0.2.0 has its note written');
+
+-- the tables' times, written directly by the owner (whose role may write them all)
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance, capacity, mode)
+VALUES ('0a102000-0000-4000-8000-0000000005a1', '0a102000-0000-4000-8000-000000000000', '0a102000-0000-4000-8000-0000000000f1',
+		'S', '60 minutes', '60 minutes', '400 days', 10, 'shared');
+INSERT INTO protector.customers (id, organization_id, full_name)
+VALUES ('0a102000-0000-4000-8000-00000000c001', '0a102000-0000-4000-8000-000000000000', 'C');
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status, hold_expires_at)
+VALUES ('0a102000-0000-4000-8000-0000000000b1', '0a102000-0000-4000-8000-000000000000', '0a102000-0000-4000-8000-0000000000f1',
+		'0a102000-0000-4000-8000-0000000005a1', '0a102000-0000-4000-8000-00000000c001',
+		tstzrange(date_trunc('hour', now()) + interval '3 days', date_trunc('hour', now()) + interval '3 days 1 hour'),
+		'held', now() + interval '10 minutes');
+SELECT tests.authenticate_as('it_owner');
+SELECT throws_ok($$UPDATE protector.bookings SET hold_expires_at = 'infinity' WHERE id = '0a102000-0000-4000-8000-0000000000b1'$$,
+	'22008', 'hold_expires_at must be a finite time', 'a hold made to last until infinity is 22008 (it was stored, and never lapsed)');
+SELECT lives_ok($$UPDATE protector.bookings SET status = 'cancelled' WHERE id = '0a102000-0000-4000-8000-0000000000b1'$$,
+	'(the hold cancelled)');
+SELECT throws_ok($$UPDATE protector.bookings SET cancelled_at = '-infinity' WHERE id = '0a102000-0000-4000-8000-0000000000b1'$$,
+	'22008', 'cancelled_at must be a finite time', 'a cancellation at -infinity is 22008 (it was stored and exported)');
+SELECT throws_ok($$INSERT INTO protector.tasks (organization_id, title, due_at) VALUES ('0a102000-0000-4000-8000-000000000000', 't', '-infinity')$$,
+	'22008', 'due_at must be a finite time', 'a task due at -infinity is 22008');
+SELECT throws_ok($$UPDATE protector.venues SET deleted_at = '-infinity' WHERE id = '0a102000-0000-4000-8000-0000000000f1'$$,
+	'22008', 'deleted_at must be a finite time', 'a venue deleted at -infinity is 22008');
+SELECT tests.clear_authentication();
+INSERT INTO protector.notifications (organization_id, recipient_id, kind, payload)
+VALUES ('0a102000-0000-4000-8000-000000000000', tests.get_supabase_uid('it_owner'), 'note', '{}');
+SELECT tests.authenticate_as('it_owner');
+SELECT throws_ok($$UPDATE protector.notifications SET read_at = '-infinity' WHERE organization_id = '0a102000-0000-4000-8000-000000000000'$$,
+	'22008', 'read_at must be a finite time', 'a notification read at -infinity is 22008');
+SELECT tests.clear_authentication();
+SELECT throws_ok($$UPDATE protector.bookings SET payment_due_by = 'infinity' WHERE id = '0a102000-0000-4000-8000-0000000000b1'$$,
+	'22008', 'payment_due_by must be a finite time', '... by a trusted writer too: a deposit due at infinity is 22008');
+SELECT throws_ok($$INSERT INTO protector.tasks (organization_id, title, status, completed_at)
+	VALUES ('0a102000-0000-4000-8000-000000000000', 't', 'done', '-infinity')$$,
+	'22008', 'completed_at must be a finite time', 'a task done at -infinity (the stamp a trusted writer may give) is 22008');
+SELECT throws_ok($$UPDATE protector.members SET confirmed_at = '-infinity' WHERE id = '0a102000-0000-4000-8000-0000000000e1'$$,
+	'22008', 'confirmed_at must be a finite time', 'a membership confirmed at -infinity is 22008');
 
 SELECT * FROM finish();
 ROLLBACK;
