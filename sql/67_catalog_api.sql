@@ -424,7 +424,7 @@ COMMENT ON FUNCTION protector_internal.customer_changes(protector.customers, pro
 -- values change.
 CREATE FUNCTION protector_internal.service_changes(p_new protector.services, p_old protector.services)
 RETURNS protector.services
-LANGUAGE plpgsql IMMUTABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -432,7 +432,10 @@ DECLARE
 BEGIN
 	IF p_new.name IS NOT DISTINCT FROM p_old.name THEN s.name := 'x'; END IF;
 	IF p_new.description IS NOT DISTINCT FROM p_old.description THEN s.description := NULL; END IF;
-	IF p_new.duration IS NOT DISTINCT FROM p_old.duration THEN s.duration := interval '1 hour'; END IF;
+	-- (intervals by their fields: '1 year 1 mon 10 days' equals '400 days'
+	-- as intervals compare, and passed unjudged over a max_advance of 400
+	-- days: an attack review of special values)
+	IF p_new.duration::text IS NOT DISTINCT FROM p_old.duration::text THEN s.duration := interval '1 hour'; END IF;
 	IF (p_new.capacity, p_new.min_party, p_new.max_party, p_new.mode)
 	   IS NOT DISTINCT FROM (p_old.capacity, p_old.min_party, p_old.max_party, p_old.mode) THEN
 		s.capacity := 1;
@@ -440,10 +443,10 @@ BEGIN
 		s.max_party := NULL;
 		s.mode := 'exclusive';
 	END IF;
-	IF p_new.buffer_before IS NOT DISTINCT FROM p_old.buffer_before THEN s.buffer_before := interval '0'; END IF;
-	IF p_new.buffer_after IS NOT DISTINCT FROM p_old.buffer_after THEN s.buffer_after := interval '0'; END IF;
-	IF p_new.slot_interval IS NOT DISTINCT FROM p_old.slot_interval THEN s.slot_interval := interval '1 hour'; END IF;
-	IF (p_new.min_notice, p_new.max_advance) IS NOT DISTINCT FROM (p_old.min_notice, p_old.max_advance) THEN
+	IF p_new.buffer_before::text IS NOT DISTINCT FROM p_old.buffer_before::text THEN s.buffer_before := interval '0'; END IF;
+	IF p_new.buffer_after::text IS NOT DISTINCT FROM p_old.buffer_after::text THEN s.buffer_after := interval '0'; END IF;
+	IF p_new.slot_interval::text IS NOT DISTINCT FROM p_old.slot_interval::text THEN s.slot_interval := interval '1 hour'; END IF;
+	IF (p_new.min_notice::text, p_new.max_advance::text) IS NOT DISTINCT FROM (p_old.min_notice::text, p_old.max_advance::text) THEN
 		s.min_notice := interval '0';
 		s.max_advance := interval '1 day';
 	END IF;
@@ -474,13 +477,14 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
-	   AND (NEW.name, NEW.description, NEW.duration, NEW.capacity, NEW.min_party, NEW.max_party, NEW.mode, NEW.buffer_before,
-			NEW.buffer_after, NEW.slot_interval, NEW.min_notice, NEW.max_advance, NEW.price, NEW.price_per_person,
-			NEW.currency, NEW.settings)
+	   -- (intervals by their fields, as service_changes compares them)
+	   AND (NEW.name, NEW.description, NEW.duration::text, NEW.capacity, NEW.min_party, NEW.max_party, NEW.mode,
+			NEW.buffer_before::text, NEW.buffer_after::text, NEW.slot_interval::text, NEW.min_notice::text,
+			NEW.max_advance::text, NEW.price, NEW.price_per_person, NEW.currency, NEW.settings)
 		   IS NOT DISTINCT FROM
-		   (OLD.name, OLD.description, OLD.duration, OLD.capacity, OLD.min_party, OLD.max_party, OLD.mode, OLD.buffer_before,
-			OLD.buffer_after, OLD.slot_interval, OLD.min_notice, OLD.max_advance, OLD.price, OLD.price_per_person,
-			OLD.currency, OLD.settings) THEN
+		   (OLD.name, OLD.description, OLD.duration::text, OLD.capacity, OLD.min_party, OLD.max_party, OLD.mode,
+			OLD.buffer_before::text, OLD.buffer_after::text, OLD.slot_interval::text, OLD.min_notice::text,
+			OLD.max_advance::text, OLD.price, OLD.price_per_person, OLD.currency, OLD.settings) THEN
 		RETURN NEW;
 	END IF;
 	PERFORM protector_internal.check_service(CASE WHEN TG_OP OPERATOR(pg_catalog.=) 'UPDATE'

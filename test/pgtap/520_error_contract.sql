@@ -6,7 +6,7 @@
 -- in update_service came back whole in the detail; and a staff week's
 -- limit named years it does not take.
 BEGIN;
-SELECT plan(31);
+SELECT plan(33);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['e_owner', 'e_agent']) u \g /dev/null
@@ -85,6 +85,12 @@ SELECT throws_ok(format($$SELECT protector.update_service(%L, '{"max_advance": "
 	'22023', 'p_changes.max_advance must be given in days, hours and minutes', 'a max_advance of a year is refused');
 SELECT is((protector.update_service(:'room', '{"max_advance": "365 days", "min_notice": "1 day 2 hours"}')) ->> 'max_advance',
 	'365 days', '... one of 365 days is taken');
+-- (judged by its fields: '1 year 5 days' equals 365 days as intervals
+-- compare, and passed unjudged over a stored 365 days: an attack review)
+SELECT throws_ok(format($$SELECT protector.update_service(%L, '{"max_advance": "1 year 5 days"}')$$, :'room'),
+	'22023', 'p_changes.max_advance must be given in days, hours and minutes', '... and a year and 5 days is refused over it');
+SELECT throws_ok(format($$UPDATE protector.services SET buffer_before = '1 mon -30 days' WHERE id = %L$$, :'room'),
+	'22023', NULL, '... as a buffer of a month less 30 days written directly over none');
 -- (a docs review) a deposit's deadline of more than a year names the
 -- least it takes, a minute, not 0; record_payment's details given as an
 -- array are told they must be an object, not that they are null
