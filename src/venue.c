@@ -175,6 +175,26 @@ protector_is_venue_open(PG_FUNCTION_ARGS)
  * (is_venue_open agrees).
  */
 PG_FUNCTION_INFO_V1(protector_get_venue_schedule);
+/*
+ * Openings by day, then opening and closing time: a day's ranges come as
+ * written, and a schedule of ["13:00","18:00"],["09:00","12:00"] listed
+ * the afternoon first (an attack review of special values)
+ */
+static int
+compare_openings(const void *a, const void *b)
+{
+	const OpenInterval *x = (const OpenInterval *) a;
+	const OpenInterval *y = (const OpenInterval *) b;
+
+	if (x->local_day != y->local_day)
+		return x->local_day < y->local_day ? -1 : 1;
+	if (x->open != y->open)
+		return x->open < y->open ? -1 : 1;
+	if (x->close != y->close)
+		return x->close < y->close ? -1 : 1;
+	return 0;
+}
+
 Datum
 protector_get_venue_schedule(PG_FUNCTION_ARGS)
 {
@@ -217,10 +237,16 @@ protector_get_venue_schedule(PG_FUNCTION_ARGS)
 	if (!v->open_for_business)
 		return (Datum) 0;
 	iv = protector_open_intervals(&v->id, v->tz, v->hours, from_day, to_day, &n);
+	if (n > 1)
+		qsort(iv, n, sizeof(OpenInterval), compare_openings);
 	for (int i = 0; i < n; i++)
 	{
 		Datum		values[4];
 		bool		nulls[4] = {false, false, false, false};
+
+		/* a range written twice is one opening */
+		if (i > 0 && compare_openings(&iv[i - 1], &iv[i]) == 0)
+			continue;
 
 		values[0] = DateADTGetDatum(iv[i].local_day);
 		if (iv[i].kind == OPEN_CLOSED)

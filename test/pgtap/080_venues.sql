@@ -1,6 +1,6 @@
 -- Venue management, schedules across DST, duplicate_service, analytics.
 BEGIN;
-SELECT plan(58);
+SELECT plan(59);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['n_owner', 'n_manager', 'n_operator', 'n_finance', 'n_other']) u;
 INSERT INTO protector.organizations (id, name, slug) VALUES
@@ -87,6 +87,14 @@ SELECT is(pg_temp.open_at('2027-03-29 12:00'), false, 'closed on a closure day')
 SELECT is(pg_temp.open_at('2027-03-30 13:00'), true, 'open during special hours on a Tuesday');
 SELECT is((SELECT array_agg(kind ORDER BY local_date) FROM protector.get_venue_schedule((SELECT id FROM ids WHERE name = 'berlin'), '2027-03-29', '2027-03-30')),
 	'{closed,special}'::text[], 'the schedule says why');
+-- (a day's ranges in order, each once: they came as written, the
+-- afternoon first and the morning twice: an attack review)
+INSERT INTO protector.venue_closures (organization_id, venue_id, closed_on, closed, special_hours) VALUES
+	('0a800000-0000-4000-8000-000000000000', (SELECT id FROM ids WHERE name = 'berlin'), '2027-03-31', false,
+	 '[["13:00", "18:00"], ["09:00", "12:00"], ["09:00", "12:00"]]');
+SELECT is((SELECT array_agg(to_char(opens_at AT TIME ZONE 'Europe/Berlin', 'HH24:MI') || '-' || to_char(closes_at AT TIME ZONE 'Europe/Berlin', 'HH24:MI'))
+		   FROM protector.get_venue_schedule((SELECT id FROM ids WHERE name = 'berlin'), '2027-03-31', '2027-03-31')),
+	'{09:00-12:00,13:00-18:00}'::text[], 'a day''s openings in order of time, a range written twice listed once');
 SELECT throws_ok($$SELECT * FROM protector.get_venue_schedule((SELECT id FROM ids WHERE name = 'berlin'), '4713-01-01 BC', '4713-01-10 BC')$$,
 	'22008', 'p_from and p_to must be dates between the years 1 and 9999', 'a schedule before the year 1 is refused by name');
 SELECT is((SELECT count(DISTINCT local_date)::int FROM protector.get_venue_schedule((SELECT id FROM ids WHERE name = 'berlin'), '9999-12-26')),
