@@ -414,6 +414,48 @@ CREATE TRIGGER restore_audit_setting BEFORE INSERT ON protector_internal.audit_s
 -- also under session_replication_role = replica (Supabase's restore recipe)
 ALTER TABLE protector_internal.audit_settings ENABLE ALWAYS TRIGGER restore_audit_setting;
 
+-- A row written directly (a superuser's UPDATE, say) counts as one
+-- enable_audit writes: its masks with the columns derived from them, and
+-- every session's audit trigger reads it again at its next statement (it
+-- kept what it had read, the writing session's too, until the next
+-- enable_audit: an attack review of caches).
+CREATE FUNCTION protector_internal.derive_audit_masks()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	NEW.masked := protector_internal.audit_masks(NEW.table_name, NEW.masked);
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.derive_audit_masks() IS
+'Trigger: an audit_settings row''s masks include the columns derived from masked ones (audit_masks)';
+CREATE TRIGGER derive_audit_masks BEFORE INSERT OR UPDATE ON protector_internal.audit_settings
+	FOR EACH ROW EXECUTE FUNCTION protector_internal.derive_audit_masks();
+ALTER TABLE protector_internal.audit_settings ENABLE ALWAYS TRIGGER derive_audit_masks;
+
+CREATE FUNCTION protector_internal.audit_settings_written()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_OP OPERATOR(pg_catalog.<>) 'INSERT' THEN
+		PERFORM protector_internal.audit_settings_changed(OLD.table_name);
+	END IF;
+	IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' THEN
+		PERFORM protector_internal.audit_settings_changed(NEW.table_name);
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.audit_settings_written() IS
+'Trigger: a written audit_settings row is read again by every session''s audit trigger (audit_settings_changed)';
+CREATE TRIGGER audit_settings_written AFTER INSERT OR UPDATE OR DELETE ON protector_internal.audit_settings
+	FOR EACH ROW EXECUTE FUNCTION protector_internal.audit_settings_written();
+ALTER TABLE protector_internal.audit_settings ENABLE ALWAYS TRIGGER audit_settings_written;
+
 -- The audit history of the caller's organizations, newest first.  Runs
 -- with the caller's rights: RLS shows owners and admins their
 -- organizations' rows; service_role and superusers see everything.

@@ -15,7 +15,8 @@
  *		 no such service, and the foreign key then says what is wrong);
  *	  1a. not while restoring (nor under replica): the service's venue
  *		 (at_service_venue()); no hold_expires_at but on a hold or a
- *		 cancelled one (hold_expiry_of_new());
+ *		 cancelled one (hold_expiry_of_new()); finite hold, cancellation
+ *		 and deposit times (refuse_infinite_times());
  *	  2. source widget or import: only protector records those
  *		 (guard_booking_source());
  *	  3. a signed-in caller: the booking RPCs' rules (guard_booking_write());
@@ -105,6 +106,7 @@ typedef struct PrepareCatalog
 	AttrNumber	source;
 	AttrNumber	status;
 	AttrNumber	hold_expires_at;
+	AttrNumber	cancelled_at;
 	AttrNumber	promo_code_id;
 	AttrNumber	deposit_amount;
 	AttrNumber	payment_due_by;
@@ -223,6 +225,7 @@ load_catalog(Relation bookings)
 	catalog.source = protector_column_required(bookings, "source", InvalidOid);
 	catalog.status = protector_column_required(bookings, "status", InvalidOid);
 	catalog.hold_expires_at = protector_column_required(bookings, "hold_expires_at", TIMESTAMPTZOID);
+	catalog.cancelled_at = protector_column_required(bookings, "cancelled_at", TIMESTAMPTZOID);
 	catalog.promo_code_id = protector_column_required(bookings, "promo_code_id", UUIDOID);
 	catalog.deposit_amount = protector_column_required(bookings, "deposit_amount", NUMERICOID);
 	catalog.payment_due_by = protector_column_required(bookings, "payment_due_by", TIMESTAMPTZOID);
@@ -466,6 +469,33 @@ hold_expiry_of_new(Relation rel, HeapTuple row)
 	return with_column(rel, row, catalog.hold_expires_at, (Datum) 0, true);
 }
 
+/*
+ * A booking's times are finite (22008, as protector_internal.check_finite
+ * says it of every time protector takes; updates: the trigger
+ * times_are_finite): a hold until infinity never lapsed and expire_holds
+ * never freed its slot (an attack review of special values).  Here and
+ * not in a second BEFORE INSERT trigger, whose WHEN clause every INSERT
+ * statement would compile, and after which no early refusal stores nothing.
+ */
+static void
+refuse_infinite_times(Relation rel, HeapTuple row)
+{
+	const AttrNumber columns[] = {catalog.hold_expires_at, catalog.cancelled_at, catalog.payment_due_by};
+
+	for (size_t i = 0; i < lengthof(columns); i++)
+	{
+		bool		isnull;
+		TimestampTz value = DatumGetTimestampTz(column(rel, row, columns[i], &isnull));
+
+		if (!isnull && TIMESTAMP_NOT_FINITE(value))
+			ereport(ERROR,
+					(protector_errcode(PROTECTOR_ERR_DATETIME_OVERFLOW),
+					 errmsg("%s must be a finite time",
+							NameStr(TupleDescAttr(RelationGetDescr(rel), columns[i] - 1)->attname)),
+					 errdetail("Got %s.", TIMESTAMP_IS_NOBEGIN(value) ? "-infinity" : "infinity")));
+	}
+}
+
 static bool
 amount_paid_negative(Relation rel, HeapTuple row)
 {
@@ -509,6 +539,7 @@ prepare(FunctionCallInfo fcinfo, Relation rel, HeapTuple row)
 	{
 		row = at_service_venue(rel, row, org, service, &terms);
 		row = hold_expiry_of_new(rel, row);
+		refuse_infinite_times(rel, row);
 	}
 	if (source_guarded(rel, row))
 		row = fire(fcinfo, STEP_GUARD_SOURCE, row);

@@ -8,7 +8,7 @@
 -- task due or done then, a notification read then, a venue deleted then,
 -- a deposit due at infinity, a membership confirmed at -infinity.
 BEGIN;
-SELECT plan(16);
+SELECT plan(18);
 
 SELECT tests.create_supabase_user('it_owner');
 INSERT INTO protector.organizations (id, name, slug, timezone, currency)
@@ -56,6 +56,16 @@ VALUES ('0a102000-0000-4000-8000-0000000000b1', '0a102000-0000-4000-8000-0000000
 		'0a102000-0000-4000-8000-0000000005a1', '0a102000-0000-4000-8000-00000000c001',
 		tstzrange(date_trunc('hour', now()) + interval '3 days', date_trunc('hour', now()) + interval '3 days 1 hour'),
 		'held', now() + interval '10 minutes');
+SELECT throws_ok($$INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during, status, hold_expires_at)
+	VALUES ('0a102000-0000-4000-8000-000000000000', '0a102000-0000-4000-8000-0000000000f1', '0a102000-0000-4000-8000-0000000005a1',
+			'0a102000-0000-4000-8000-00000000c001',
+			tstzrange(date_trunc('hour', now()) + interval '4 days', date_trunc('hour', now()) + interval '4 days 1 hour'), 'held', 'infinity')$$,
+	'22008', 'hold_expires_at must be a finite time', 'a new hold until infinity is 22008, whoever writes it (prepare_booking)');
+SELECT throws_ok($$INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during, status, cancelled_at)
+	VALUES ('0a102000-0000-4000-8000-000000000000', '0a102000-0000-4000-8000-0000000000f1', '0a102000-0000-4000-8000-0000000005a1',
+			'0a102000-0000-4000-8000-00000000c001',
+			tstzrange(date_trunc('hour', now()) + interval '4 days', date_trunc('hour', now()) + interval '4 days 1 hour'), 'cancelled', '-infinity')$$,
+	'22008', 'cancelled_at must be a finite time', '... and a new booking cancelled at -infinity');
 SELECT tests.authenticate_as('it_owner');
 SELECT throws_ok($$UPDATE protector.bookings SET hold_expires_at = 'infinity' WHERE id = '0a102000-0000-4000-8000-0000000000b1'$$,
 	'22008', 'hold_expires_at must be a finite time', 'a hold made to last until infinity is 22008 (it was stored, and never lapsed)');

@@ -6,7 +6,7 @@
 -- restore brought back, the trigger there) or could not name a booking
 -- (ids masked: a 22P02 for everyone).
 BEGIN;
-SELECT plan(13);
+SELECT plan(16);
 SET LOCAL TimeZone = 'UTC';
 
 -- 1. e-mail masked, identity_key with it
@@ -98,6 +98,25 @@ SELECT is((SELECT format('%s %s', new_row ->> 'email', new_row ->> 'email_key') 
 SELECT throws_ok($$SELECT protector.enable_audit('protector.customers', '{{email},{phone}}')$$, '22023',
 	'p_masked_columns must be an array of column names without nulls',
 	'masks in two dimensions are refused in words (a bare 0A000 of array_position: make fuzz)');
+
+-- audit_settings written directly (an attack review of caches): the
+-- session that had read the row kept it, masks and all, until the next
+-- enable_audit; its masks are derived as enable_audit derives them
+SELECT tests.clear_authentication();
+INSERT INTO protector.customers (id, organization_id, full_name, email)
+VALUES ('0a570000-0000-4000-8000-00000000c0d1', '0a570000-0000-4000-8000-000000000000', 'Dora', 'dora@example.com');
+UPDATE protector.customers SET email = 'dora1@example.com' WHERE id = '0a570000-0000-4000-8000-00000000c0d1';
+UPDATE protector_internal.audit_settings SET masked = '{email}' WHERE table_name = 'protector.customers'::regclass;
+SELECT is((SELECT masked FROM protector_internal.audit_settings WHERE table_name = 'protector.customers'::regclass),
+	'{email,identity_key}'::text[], 'masks written directly take the columns derived from them');
+UPDATE protector.customers SET email = 'dora2@example.com' WHERE id = '0a570000-0000-4000-8000-00000000c0d1';
+SELECT is((SELECT new_row ->> 'email' || ' ' || (new_row ->> 'identity_key') FROM protector.audit_log
+		   WHERE record_id = '0a570000-0000-4000-8000-00000000c0d1' ORDER BY id DESC LIMIT 1),
+	'[masked] [masked]', '... which mask the next change');
+UPDATE protector_internal.audit_settings SET audited = false WHERE table_name = 'protector.customers'::regclass;
+UPDATE protector.customers SET email = 'dora3@example.com' WHERE id = '0a570000-0000-4000-8000-00000000c0d1';
+SELECT is((SELECT count(*)::int FROM protector.audit_log WHERE record_id = '0a570000-0000-4000-8000-00000000c0d1'),
+	3, '... and a row saying "not audited" stops the next change''s audit');
 
 SELECT * FROM finish();
 ROLLBACK;
