@@ -234,19 +234,28 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_row jsonb := pg_catalog.to_jsonb(NEW);
+	v_old jsonb;
 	c text;
 BEGIN
 	IF protector_internal.restoring_into(TG_RELID::regclass) THEN
 		RETURN NEW;
 	END IF;
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+		v_old := pg_catalog.to_jsonb(OLD);
+	END IF;
 	FOREACH c IN ARRAY TG_ARGV LOOP
-		PERFORM protector_internal.check_finite((v_row OPERATOR(pg_catalog.->>) c)::timestamptz, c);
+		-- (a value the write changes: one stored before, by 0.1.0 or a
+		-- restore, stays writable around, and a hold until infinity could
+		-- not even be cancelled: a review)
+		IF v_old IS NULL OR (v_row OPERATOR(pg_catalog.->) c) IS DISTINCT FROM (v_old OPERATOR(pg_catalog.->) c) THEN
+			PERFORM protector_internal.check_finite((v_row OPERATOR(pg_catalog.->>) c)::timestamptz, c);
+		END IF;
 	END LOOP;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.refuse_infinite_times() IS
-'Trigger: refuses (22008) an infinite value in the timestamptz columns TG_ARGV names';
+'Trigger: refuses (22008) an infinite value a write gives the timestamptz columns TG_ARGV names (one stored before stays)';
 
 -- (a new booking's: prepare_booking, src/booking_insert.c, bookings' one
 -- BEFORE INSERT trigger)

@@ -329,8 +329,16 @@ AS $$
 DECLARE
 	v_pruned integer;
 BEGIN
+	-- (rows another session deletes are passed over: the sweep and a
+	-- widget booking each waited for the other's, and deadlocked where the
+	-- booking held a promo code the sweep gives back; or the booking
+	-- waited, its service and widget locks held, for the whole sweep: an
+	-- attack review of the scheduled jobs)
 	DELETE FROM protector_internal.widget_requests w
-	WHERE w.created_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '24 hours');
+	WHERE w.id OPERATOR(pg_catalog.=) ANY (ARRAY(
+		SELECT r.id FROM protector_internal.widget_requests r
+		WHERE r.created_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '24 hours')
+		FOR UPDATE SKIP LOCKED));
 	GET DIAGNOSTICS v_pruned = ROW_COUNT;
 	RETURN v_pruned;
 END
@@ -686,9 +694,13 @@ BEGIN
 		-- one visitor (by e-mail, and by client address where PostgREST
 		-- passes it) cannot fill the venue's calendar: the requests of more
 		-- than a day ago go, and the limits are judged on the rest
+		-- (those another session deletes passed over: prune_widget_requests)
 		DELETE FROM protector_internal.widget_requests w
-		WHERE w.organization_id OPERATOR(pg_catalog.=) v.organization_id AND w.venue_id OPERATOR(pg_catalog.=) v.id
-		  AND w.created_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '24 hours');
+		WHERE w.id OPERATOR(pg_catalog.=) ANY (ARRAY(
+			SELECT r.id FROM protector_internal.widget_requests r
+			WHERE r.organization_id OPERATOR(pg_catalog.=) v.organization_id AND r.venue_id OPERATOR(pg_catalog.=) v.id
+			  AND r.created_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '24 hours')
+			FOR UPDATE SKIP LOCKED));
 		PERFORM protector_internal.widget_limits(v, NULL, v_address);
 
 		-- The booking is tried first without a customer, and taken back: a

@@ -592,8 +592,14 @@ BEGIN
 	-- signature of the same moment (it did not, and a party of 2 had 3
 	-- signatures: a review), while desks signing several bookings in one
 	-- transaction never wait for each other
+	-- (of a booking of that organization: anyone else, a stranger or a
+	-- desk naming another tenant's booking, held its customer's signing
+	-- back until their transaction ended: an attack review)
 	IF p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('waivers.read')) THEN
-		PERFORM pg_catalog.pg_advisory_xact_lock_shared(protector_internal.lock_key(1886547722, p_booking_id));
+		IF EXISTS (SELECT FROM protector.bookings b
+				   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) p_booking_id) THEN
+			PERFORM pg_catalog.pg_advisory_xact_lock_shared(protector_internal.lock_key(1886547722, p_booking_id));
+		END IF;
 		RETURN;
 	END IF;
 	SELECT b.party_size INTO v_party FROM protector.bookings b
@@ -601,9 +607,14 @@ BEGIN
 	  AND b.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids());
 	-- (not the caller's booking: its agent's signatures, shared as the
 	-- desk's; they took none, and a customer's at the same moment went
-	-- past the party: a review)
+	-- past the party: a review; nobody else's, whose row the policies
+	-- refuse)
 	IF NOT FOUND THEN
-		PERFORM pg_catalog.pg_advisory_xact_lock_shared(protector_internal.lock_key(1886547722, p_booking_id));
+		IF EXISTS (SELECT FROM protector.bookings b
+				   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) p_booking_id
+					 AND b.assigned_agent OPERATOR(pg_catalog.=) protector.current_user_id()) THEN
+			PERFORM pg_catalog.pg_advisory_xact_lock_shared(protector_internal.lock_key(1886547722, p_booking_id));
+		END IF;
 		RETURN;
 	END IF;
 	PERFORM pg_catalog.pg_advisory_xact_lock(protector_internal.lock_key(1886547722, p_booking_id));

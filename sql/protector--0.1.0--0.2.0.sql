@@ -4648,9 +4648,13 @@ BEGIN
 		-- one visitor (by e-mail, and by client address where PostgREST
 		-- passes it) cannot fill the venue's calendar: the requests of more
 		-- than a day ago go, and the limits are judged on the rest
+		-- (those another session deletes passed over: prune_widget_requests)
 		DELETE FROM protector_internal.widget_requests w
-		WHERE w.organization_id OPERATOR(pg_catalog.=) v.organization_id AND w.venue_id OPERATOR(pg_catalog.=) v.id
-		  AND w.created_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '24 hours');
+		WHERE w.id OPERATOR(pg_catalog.=) ANY (ARRAY(
+			SELECT r.id FROM protector_internal.widget_requests r
+			WHERE r.organization_id OPERATOR(pg_catalog.=) v.organization_id AND r.venue_id OPERATOR(pg_catalog.=) v.id
+			  AND r.created_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '24 hours')
+			FOR UPDATE SKIP LOCKED));
 		PERFORM protector_internal.widget_limits(v, NULL, v_address);
 
 		-- The booking is tried first without a customer, and taken back: a
@@ -14194,8 +14198,16 @@ AS $$
 DECLARE
 	v_pruned integer;
 BEGIN
+	-- (rows another session deletes are passed over: the sweep and a
+	-- widget booking each waited for the other's, and deadlocked where the
+	-- booking held a promo code the sweep gives back; or the booking
+	-- waited, its service and widget locks held, for the whole sweep: an
+	-- attack review of the scheduled jobs)
 	DELETE FROM protector_internal.widget_requests w
-	WHERE w.created_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '24 hours');
+	WHERE w.id OPERATOR(pg_catalog.=) ANY (ARRAY(
+		SELECT r.id FROM protector_internal.widget_requests r
+		WHERE r.created_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '24 hours')
+		FOR UPDATE SKIP LOCKED));
 	GET DIAGNOSTICS v_pruned = ROW_COUNT;
 	RETURN v_pruned;
 END
@@ -18434,8 +18446,14 @@ BEGIN
 	-- signature of the same moment (it did not, and a party of 2 had 3
 	-- signatures: a review), while desks signing several bookings in one
 	-- transaction never wait for each other
+	-- (of a booking of that organization: anyone else, a stranger or a
+	-- desk naming another tenant's booking, held its customer's signing
+	-- back until their transaction ended: an attack review)
 	IF p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('waivers.read')) THEN
-		PERFORM pg_catalog.pg_advisory_xact_lock_shared(protector_internal.lock_key(1886547722, p_booking_id));
+		IF EXISTS (SELECT FROM protector.bookings b
+				   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) p_booking_id) THEN
+			PERFORM pg_catalog.pg_advisory_xact_lock_shared(protector_internal.lock_key(1886547722, p_booking_id));
+		END IF;
 		RETURN;
 	END IF;
 	SELECT b.party_size INTO v_party FROM protector.bookings b
@@ -18443,9 +18461,14 @@ BEGIN
 	  AND b.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids());
 	-- (not the caller's booking: its agent's signatures, shared as the
 	-- desk's; they took none, and a customer's at the same moment went
-	-- past the party: a review)
+	-- past the party: a review; nobody else's, whose row the policies
+	-- refuse)
 	IF NOT FOUND THEN
-		PERFORM pg_catalog.pg_advisory_xact_lock_shared(protector_internal.lock_key(1886547722, p_booking_id));
+		IF EXISTS (SELECT FROM protector.bookings b
+				   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) p_booking_id
+					 AND b.assigned_agent OPERATOR(pg_catalog.=) protector.current_user_id()) THEN
+			PERFORM pg_catalog.pg_advisory_xact_lock_shared(protector_internal.lock_key(1886547722, p_booking_id));
+		END IF;
 		RETURN;
 	END IF;
 	PERFORM pg_catalog.pg_advisory_xact_lock(protector_internal.lock_key(1886547722, p_booking_id));
@@ -19468,19 +19491,28 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_row jsonb := pg_catalog.to_jsonb(NEW);
+	v_old jsonb;
 	c text;
 BEGIN
 	IF protector_internal.restoring_into(TG_RELID::regclass) THEN
 		RETURN NEW;
 	END IF;
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+		v_old := pg_catalog.to_jsonb(OLD);
+	END IF;
 	FOREACH c IN ARRAY TG_ARGV LOOP
-		PERFORM protector_internal.check_finite((v_row OPERATOR(pg_catalog.->>) c)::timestamptz, c);
+		-- (a value the write changes: one stored before, by 0.1.0 or a
+		-- restore, stays writable around, and a hold until infinity could
+		-- not even be cancelled: a review)
+		IF v_old IS NULL OR (v_row OPERATOR(pg_catalog.->) c) IS DISTINCT FROM (v_old OPERATOR(pg_catalog.->) c) THEN
+			PERFORM protector_internal.check_finite((v_row OPERATOR(pg_catalog.->>) c)::timestamptz, c);
+		END IF;
 	END LOOP;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.refuse_infinite_times() IS
-'Trigger: refuses (22008) an infinite value in the timestamptz columns TG_ARGV names';
+'Trigger: refuses (22008) an infinite value a write gives the timestamptz columns TG_ARGV names (one stored before stays)';
 
 -- (a new booking's: prepare_booking, src/booking_insert.c, bookings' one
 -- BEFORE INSERT trigger)

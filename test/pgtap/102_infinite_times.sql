@@ -8,7 +8,7 @@
 -- task due or done then, a notification read then, a venue deleted then,
 -- a deposit due at infinity, a membership confirmed at -infinity.
 BEGIN;
-SELECT plan(18);
+SELECT plan(21);
 
 SELECT tests.create_supabase_user('it_owner');
 INSERT INTO protector.organizations (id, name, slug, timezone, currency)
@@ -91,6 +91,28 @@ SELECT throws_ok($$INSERT INTO protector.tasks (organization_id, title, status, 
 	'22008', 'completed_at must be a finite time', 'a task done at -infinity (the stamp a trusted writer may give) is 22008');
 SELECT throws_ok($$UPDATE protector.members SET confirmed_at = '-infinity' WHERE id = '0a102000-0000-4000-8000-0000000000e1'$$,
 	'22008', 'confirmed_at must be a finite time', 'a membership confirmed at -infinity is 22008');
+
+-- ... but a time stored before (by 0.1.0, or a restore) stays writable
+-- around: a hold until infinity could not even be cancelled (a review)
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status, hold_expires_at)
+VALUES ('0a102000-0000-4000-8000-0000000000b2', '0a102000-0000-4000-8000-000000000000', '0a102000-0000-4000-8000-0000000000f1',
+		'0a102000-0000-4000-8000-0000000005a1', '0a102000-0000-4000-8000-00000000c001',
+		tstzrange(date_trunc('hour', now()) + interval '5 days', date_trunc('hour', now()) + interval '5 days 1 hour'),
+		'held', now() + interval '10 minutes');
+SET LOCAL session_replication_role = replica;
+UPDATE protector.bookings SET hold_expires_at = 'infinity', payment_due_by = 'infinity' WHERE id = '0a102000-0000-4000-8000-0000000000b2';
+UPDATE protector.tasks SET due_at = 'infinity' WHERE booking_id = '0a102000-0000-4000-8000-0000000000b2';
+INSERT INTO protector.tasks (organization_id, booking_id, title, due_at)
+VALUES ('0a102000-0000-4000-8000-000000000000', '0a102000-0000-4000-8000-0000000000b2', 'legacy', 'infinity');
+RESET session_replication_role;
+SELECT tests.authenticate_as('it_owner');
+SELECT lives_ok($$SELECT protector.cancel_booking('0a102000-0000-4000-8000-0000000000b2', 'stuck')$$,
+	'a hold stored until infinity before 0.2.0, its deposit due then and a task of it due then, is cancelled');
+SELECT is((SELECT status::text FROM protector.bookings WHERE id = '0a102000-0000-4000-8000-0000000000b2'), 'cancelled',
+	'... and is cancelled');
+SELECT lives_ok($$UPDATE protector.tasks SET title = 'legacy, renamed' WHERE title = 'legacy'$$,
+	'... and its task due at infinity is written around');
+SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
 ROLLBACK;
