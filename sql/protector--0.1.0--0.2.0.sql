@@ -19563,7 +19563,15 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF TG_OP OPERATOR(pg_catalog.<>) 'INSERT' THEN
+	-- (every audited table's, after a TRUNCATE; and of a row's table that
+	-- is gone nothing: such a row could be neither changed nor deleted)
+	IF TG_OP OPERATOR(pg_catalog.=) 'TRUNCATE' THEN
+		PERFORM protector_internal.audit_settings_changed(t.tgrelid::pg_catalog.regclass)
+		FROM pg_catalog.pg_trigger t WHERE t.tgname OPERATOR(pg_catalog.=) 'protector_audit';
+		RETURN NULL;
+	END IF;
+	IF TG_OP OPERATOR(pg_catalog.<>) 'INSERT'
+	   AND EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) OLD.table_name::pg_catalog.oid) THEN
 		PERFORM protector_internal.audit_settings_changed(OLD.table_name);
 	END IF;
 	IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' THEN
@@ -19573,10 +19581,13 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.audit_settings_written() IS
-'Trigger: a written audit_settings row is read again by every session''s audit trigger (audit_settings_changed)';
+'Trigger: a written audit_settings row (every row, after a TRUNCATE) is read again by every session''s audit trigger (audit_settings_changed)';
 CREATE TRIGGER audit_settings_written AFTER INSERT OR UPDATE OR DELETE ON protector_internal.audit_settings
 	FOR EACH ROW EXECUTE FUNCTION protector_internal.audit_settings_written();
 ALTER TABLE protector_internal.audit_settings ENABLE ALWAYS TRIGGER audit_settings_written;
+CREATE TRIGGER audit_settings_truncated AFTER TRUNCATE ON protector_internal.audit_settings
+	FOR EACH STATEMENT EXECUTE FUNCTION protector_internal.audit_settings_written();
+ALTER TABLE protector_internal.audit_settings ENABLE ALWAYS TRIGGER audit_settings_truncated;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

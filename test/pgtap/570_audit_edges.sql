@@ -6,7 +6,7 @@
 -- restore brought back, the trigger there) or could not name a booking
 -- (ids masked: a 22P02 for everyone).
 BEGIN;
-SELECT plan(16);
+SELECT plan(18);
 SET LOCAL TimeZone = 'UTC';
 
 -- 1. e-mail masked, identity_key with it
@@ -117,6 +117,17 @@ UPDATE protector_internal.audit_settings SET audited = false WHERE table_name = 
 UPDATE protector.customers SET email = 'dora3@example.com' WHERE id = '0a570000-0000-4000-8000-00000000c0d1';
 SELECT is((SELECT count(*)::int FROM protector.audit_log WHERE record_id = '0a570000-0000-4000-8000-00000000c0d1'),
 	3, '... and a row saying "not audited" stops the next change''s audit');
+-- (a review) a TRUNCATE of the settings is read again too, and a row of a
+-- table dropped since can still be deleted
+TRUNCATE protector_internal.audit_settings;
+UPDATE protector.customers SET email = 'dora4@example.com' WHERE id = '0a570000-0000-4000-8000-00000000c0d1';
+SELECT is((SELECT count(*)::int FROM protector.audit_log WHERE record_id = '0a570000-0000-4000-8000-00000000c0d1'),
+	4, 'the settings truncated: the trigger''s own arguments audit the next change again');
+CREATE TABLE public.gone_570 (id int PRIMARY KEY);
+INSERT INTO protector_internal.audit_settings (table_name, audited) VALUES ('public.gone_570', true);
+DROP TABLE public.gone_570;
+SELECT lives_ok($$DELETE FROM protector_internal.audit_settings WHERE table_name::text ~ '^[0-9]+$'$$,
+	'a row of a table dropped since is deleted');
 
 SELECT * FROM finish();
 ROLLBACK;
