@@ -32,7 +32,7 @@ BEGIN
 	RETURN 'no error';
 EXCEPTION WHEN OTHERS THEN
 	GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_context = PG_EXCEPTION_CONTEXT;
-	RETURN v_state || ' | ' || substring(v_context FROM 'protector writing a row into [a-z_.]+ directly');
+	RETURN v_state || ' | ' || substring(v_context FROM 'protector writing a row into table "[a-z_]+" directly');
 END
 $$;
 SELECT tests.create_supabase_user('oc_owner');
@@ -52,7 +52,7 @@ ALTER TABLE protector.tasks ADD COLUMN op_seq bigserial;
 SELECT tests.authenticate_as('oc_owner');
 SELECT is(pg_temp.error_context($$SELECT protector.create_booking('0a407000-0000-4000-8000-0000000005a1',
 		'0a407000-0000-4000-8000-00000000c001', date_trunc('day', now()) + interval '3 days 10 hours')$$),
-	'42501 | protector writing a row into protector.tasks directly',
+	'42501 | protector writing a row into table "tasks" directly',
 	'a serial column on tasks fails the owner''s booking (no USAGE on its sequence), and the error says where');
 SELECT tests.clear_authentication();
 ALTER TABLE protector.tasks DROP COLUMN op_seq;
