@@ -95,8 +95,9 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	-- (a restored row of a backup made before identity_key was derived)
-	p_masked := protector_internal.audit_masks(p_table, p_masked);
+	-- (its masks derived, a restored row's of a backup made before
+	-- identity_key was too, and every session told: the row's triggers,
+	-- derive_audit_masks and audit_settings_written)
 	-- (protector's own tables, not its internal ones, which are never
 	-- audited: a row saying so went into every backup, and every restore
 	-- warned of it: a review)
@@ -114,7 +115,6 @@ BEGIN
 		VALUES (p_table, p_audited, p_masked)
 		ON CONFLICT (table_name) DO UPDATE SET audited = EXCLUDED.audited, masked = EXCLUDED.masked;
 		PERFORM pg_catalog.set_config('protector_internal.remembering_audit', '', true);
-		PERFORM protector_internal.audit_settings_changed(p_table);
 	END IF;
 END
 $$;
@@ -452,7 +452,9 @@ BEGIN
 	   AND EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) OLD.table_name::pg_catalog.oid) THEN
 		PERFORM protector_internal.audit_settings_changed(OLD.table_name);
 	END IF;
-	IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' THEN
+	IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE'
+	   AND (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.table_name OPERATOR(pg_catalog.<>) OLD.table_name)
+	   AND EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) NEW.table_name::pg_catalog.oid) THEN
 		PERFORM protector_internal.audit_settings_changed(NEW.table_name);
 	END IF;
 	RETURN NULL;

@@ -12072,8 +12072,9 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	-- (a restored row of a backup made before identity_key was derived)
-	p_masked := protector_internal.audit_masks(p_table, p_masked);
+	-- (its masks derived, a restored row's of a backup made before
+	-- identity_key was too, and every session told: the row's triggers,
+	-- derive_audit_masks and audit_settings_written)
 	-- (protector's own tables, not its internal ones, which are never
 	-- audited: a row saying so went into every backup, and every restore
 	-- warned of it: a review)
@@ -12091,7 +12092,6 @@ BEGIN
 		VALUES (p_table, p_audited, p_masked)
 		ON CONFLICT (table_name) DO UPDATE SET audited = EXCLUDED.audited, masked = EXCLUDED.masked;
 		PERFORM pg_catalog.set_config('protector_internal.remembering_audit', '', true);
-		PERFORM protector_internal.audit_settings_changed(p_table);
 	END IF;
 END
 $$;
@@ -16319,6 +16319,61 @@ RETURN COALESCE(pg_catalog.starts_with(p_key, 'customer/')
 COMMENT ON FUNCTION protector_internal.key_of_accounts(text, uuid[]) IS
 'Is a booking''s request key a signed-in customer''s (customer/<user id>/...) of one of these accounts';
 
+-- 0.2.0: a row written directly (a superuser's UPDATE, say) counts as one
+-- enable_audit writes: its masks with the columns derived from them, and
+-- every session's audit trigger reads it again at its next statement (it
+-- kept what it had read, the writing session's too, until the next
+-- enable_audit: an attack review of caches).
+CREATE FUNCTION protector_internal.derive_audit_masks()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	NEW.masked := protector_internal.audit_masks(NEW.table_name, NEW.masked);
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.derive_audit_masks() IS
+'Trigger: an audit_settings row''s masks include the columns derived from masked ones (audit_masks)';
+CREATE TRIGGER derive_audit_masks BEFORE INSERT OR UPDATE ON protector_internal.audit_settings
+	FOR EACH ROW EXECUTE FUNCTION protector_internal.derive_audit_masks();
+ALTER TABLE protector_internal.audit_settings ENABLE ALWAYS TRIGGER derive_audit_masks;
+
+CREATE FUNCTION protector_internal.audit_settings_written()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	-- (every audited table's, after a TRUNCATE; and of a row's table that
+	-- is gone nothing: such a row could be neither changed nor deleted)
+	IF TG_OP OPERATOR(pg_catalog.=) 'TRUNCATE' THEN
+		PERFORM protector_internal.audit_settings_changed(t.tgrelid::pg_catalog.regclass)
+		FROM pg_catalog.pg_trigger t WHERE t.tgname OPERATOR(pg_catalog.=) 'protector_audit';
+		RETURN NULL;
+	END IF;
+	IF TG_OP OPERATOR(pg_catalog.<>) 'INSERT'
+	   AND EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) OLD.table_name::pg_catalog.oid) THEN
+		PERFORM protector_internal.audit_settings_changed(OLD.table_name);
+	END IF;
+	IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE'
+	   AND (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.table_name OPERATOR(pg_catalog.<>) OLD.table_name)
+	   AND EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) NEW.table_name::pg_catalog.oid) THEN
+		PERFORM protector_internal.audit_settings_changed(NEW.table_name);
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION protector_internal.audit_settings_written() IS
+'Trigger: a written audit_settings row (every row, after a TRUNCATE) is read again by every session''s audit trigger (audit_settings_changed)';
+CREATE TRIGGER audit_settings_written AFTER INSERT OR UPDATE OR DELETE ON protector_internal.audit_settings
+	FOR EACH ROW EXECUTE FUNCTION protector_internal.audit_settings_written();
+ALTER TABLE protector_internal.audit_settings ENABLE ALWAYS TRIGGER audit_settings_written;
+CREATE TRIGGER audit_settings_truncated AFTER TRUNCATE ON protector_internal.audit_settings
+	FOR EACH STATEMENT EXECUTE FUNCTION protector_internal.audit_settings_written();
+ALTER TABLE protector_internal.audit_settings ENABLE ALWAYS TRIGGER audit_settings_truncated;
+
 -- customers.identity_key and staff_invitations.email_key are the e-mail
 -- normalized: a database that masks the e-mail in its audit masks the key
 -- with it from now on
@@ -19476,6 +19531,25 @@ CREATE POLICY payments_select ON protector.payments FOR SELECT TO authenticated
 -- day ago through an index (it read the whole day's, every minute)
 CREATE INDEX widget_requests_created_idx ON protector_internal.widget_requests (created_at);
 
+-- 0.2.0: holds 0.1.0 let run until infinity never lapse (expire_holds
+-- compares the time) and keep their slot: named, for someone to cancel
+-- or end (a review; the update changes no booking's time)
+DO $infinite_holds$
+DECLARE
+	v_count integer;
+	v_ids text;
+BEGIN
+	SELECT pg_catalog.count(*), pg_catalog.string_agg(b.id::text, ', ' ORDER BY b.id) FILTER (WHERE b.n OPERATOR(pg_catalog.<=) 10)
+	INTO v_count, v_ids
+	FROM (SELECT x.id, pg_catalog.row_number() OVER (ORDER BY x.id) AS n FROM protector.bookings x
+		  WHERE x.status OPERATOR(pg_catalog.=) 'held' AND NOT pg_catalog.isfinite(x.hold_expires_at)) b;
+	IF v_count OPERATOR(pg_catalog.>) 0 THEN
+		RAISE WARNING 'protector 0.2.0: % held bookings hold their slot until infinity and never lapse: %', v_count, v_ids
+			USING HINT = 'Cancel them (cancel_booking) or give each a finite hold_expires_at; a hold lasts at most a day.';
+	END IF;
+END
+$infinite_holds$;
+
 -- 0.2.0: an infinite time is 22008 wherever protector takes one (bookings.md's
 -- error table), written directly too, by every writer: a manager's hold
 -- until infinity never lapsed and expire_holds never freed its slot, and
@@ -19536,58 +19610,6 @@ CREATE TRIGGER times_are_finite BEFORE INSERT OR UPDATE OF deleted_at ON protect
 	FOR EACH ROW WHEN (NOT pg_catalog.isfinite(NEW.deleted_at))
 	EXECUTE FUNCTION protector_internal.refuse_infinite_times('deleted_at');
 
--- 0.2.0: a row written directly (a superuser's UPDATE, say) counts as one
--- enable_audit writes: its masks with the columns derived from them, and
--- every session's audit trigger reads it again at its next statement (it
--- kept what it had read, the writing session's too, until the next
--- enable_audit: an attack review of caches).
-CREATE FUNCTION protector_internal.derive_audit_masks()
-RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	NEW.masked := protector_internal.audit_masks(NEW.table_name, NEW.masked);
-	RETURN NEW;
-END
-$$;
-COMMENT ON FUNCTION protector_internal.derive_audit_masks() IS
-'Trigger: an audit_settings row''s masks include the columns derived from masked ones (audit_masks)';
-CREATE TRIGGER derive_audit_masks BEFORE INSERT OR UPDATE ON protector_internal.audit_settings
-	FOR EACH ROW EXECUTE FUNCTION protector_internal.derive_audit_masks();
-ALTER TABLE protector_internal.audit_settings ENABLE ALWAYS TRIGGER derive_audit_masks;
-
-CREATE FUNCTION protector_internal.audit_settings_written()
-RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	-- (every audited table's, after a TRUNCATE; and of a row's table that
-	-- is gone nothing: such a row could be neither changed nor deleted)
-	IF TG_OP OPERATOR(pg_catalog.=) 'TRUNCATE' THEN
-		PERFORM protector_internal.audit_settings_changed(t.tgrelid::pg_catalog.regclass)
-		FROM pg_catalog.pg_trigger t WHERE t.tgname OPERATOR(pg_catalog.=) 'protector_audit';
-		RETURN NULL;
-	END IF;
-	IF TG_OP OPERATOR(pg_catalog.<>) 'INSERT'
-	   AND EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) OLD.table_name::pg_catalog.oid) THEN
-		PERFORM protector_internal.audit_settings_changed(OLD.table_name);
-	END IF;
-	IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' THEN
-		PERFORM protector_internal.audit_settings_changed(NEW.table_name);
-	END IF;
-	RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION protector_internal.audit_settings_written() IS
-'Trigger: a written audit_settings row (every row, after a TRUNCATE) is read again by every session''s audit trigger (audit_settings_changed)';
-CREATE TRIGGER audit_settings_written AFTER INSERT OR UPDATE OR DELETE ON protector_internal.audit_settings
-	FOR EACH ROW EXECUTE FUNCTION protector_internal.audit_settings_written();
-ALTER TABLE protector_internal.audit_settings ENABLE ALWAYS TRIGGER audit_settings_written;
-CREATE TRIGGER audit_settings_truncated AFTER TRUNCATE ON protector_internal.audit_settings
-	FOR EACH STATEMENT EXECUTE FUNCTION protector_internal.audit_settings_written();
-ALTER TABLE protector_internal.audit_settings ENABLE ALWAYS TRIGGER audit_settings_truncated;
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

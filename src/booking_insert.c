@@ -473,9 +473,10 @@ hold_expiry_of_new(Relation rel, HeapTuple row)
  * A booking's times are finite (22008, as protector_internal.check_finite
  * says it of every time protector takes; updates: the trigger
  * times_are_finite): a hold until infinity never lapsed and expire_holds
- * never freed its slot (an attack review of special values).  Here and
- * not in a second BEFORE INSERT trigger, whose WHEN clause every INSERT
- * statement would compile, and after which no early refusal stores nothing.
+ * never freed its slot (an attack review of special values).  Here, not
+ * in a second BEFORE INSERT trigger: its WHEN clause would be compiled by
+ * every INSERT statement, and a refusal by the reservation check (step 6)
+ * would no longer come before anything is stored.
  */
 static void
 refuse_infinite_times(Relation rel, HeapTuple row)

@@ -163,19 +163,6 @@ protector_is_venue_open(PG_FUNCTION_ARGS)
 }
 
 /*
- * protector.get_venue_schedule(p_venue_id uuid, p_from date,
- *		p_to date default null)
- * returns table (local_date date, opens_at timestamptz, closes_at
- *				  timestamptz, kind text)
- *
- * One row per opening whose local day is in [p_from, p_to] (p_to defaults
- * to p_from + 6, or 9999-12-31 if that comes first); kind is weekly, always (open around the clock), special
- * (special hours of that date) or closed (a closure; no times).  Days
- * without any opening have no row, nor has an inactive or deleted venue
- * (is_venue_open agrees).
- */
-PG_FUNCTION_INFO_V1(protector_get_venue_schedule);
-/*
  * Openings by day, then opening and closing time: a day's ranges come as
  * written, and a schedule of ["13:00","18:00"],["09:00","12:00"] listed
  * the afternoon first (an attack review of special values)
@@ -195,6 +182,19 @@ compare_openings(const void *a, const void *b)
 	return 0;
 }
 
+/*
+ * protector.get_venue_schedule(p_venue_id uuid, p_from date,
+ *		p_to date default null)
+ * returns table (local_date date, opens_at timestamptz, closes_at
+ *				  timestamptz, kind text)
+ *
+ * One row per opening whose local day is in [p_from, p_to] (p_to defaults
+ * to p_from + 6, or 9999-12-31 if that comes first); kind is weekly, always (open around the clock), special
+ * (special hours of that date) or closed (a closure; no times).  Days
+ * without any opening have no row, nor has an inactive or deleted venue
+ * (is_venue_open agrees).
+ */
+PG_FUNCTION_INFO_V1(protector_get_venue_schedule);
 Datum
 protector_get_venue_schedule(PG_FUNCTION_ARGS)
 {

@@ -6,7 +6,7 @@
 -- restore brought back, the trigger there) or could not name a booking
 -- (ids masked: a 22P02 for everyone).
 BEGIN;
-SELECT plan(18);
+SELECT plan(19);
 SET LOCAL TimeZone = 'UTC';
 
 -- 1. e-mail masked, identity_key with it
@@ -126,8 +126,10 @@ SELECT is((SELECT count(*)::int FROM protector.audit_log WHERE record_id = '0a57
 CREATE TABLE public.gone_570 (id int PRIMARY KEY);
 INSERT INTO protector_internal.audit_settings (table_name, audited) VALUES ('public.gone_570', true);
 DROP TABLE public.gone_570;
+SELECT lives_ok($$UPDATE protector_internal.audit_settings SET audited = false WHERE table_name::text ~ '^[0-9]+$'$$,
+	'a row of a table dropped since is updated');
 SELECT lives_ok($$DELETE FROM protector_internal.audit_settings WHERE table_name::text ~ '^[0-9]+$'$$,
-	'a row of a table dropped since is deleted');
+	'... and deleted');
 
 SELECT * FROM finish();
 ROLLBACK;
