@@ -406,7 +406,10 @@ BEGIN
 			s.capacity, s.min_party, s.max_party, s.buffer_before, s.buffer_after, s.slot_interval, s.min_notice,
 			s.max_advance, s.price, s.price_per_person, s.currency, s.settings, s.active, s.waiver_id)
 		RETURNING * INTO s;
-	EXCEPTION WHEN invalid_parameter_value THEN
+	-- (PT422 is that refusal under protector.http_errors, which errors.md
+	-- advises for production: the bare message came back there, naming a
+	-- value the caller never sent: an attack review of settings)
+	EXCEPTION WHEN invalid_parameter_value OR SQLSTATE 'PT422' THEN
 		-- (the copy is a new row, checked whole: a value refused is the
 		-- service's own, which a service stored before 0.2.0 checked it
 		-- keeps while it is not changed; the caller sent none)

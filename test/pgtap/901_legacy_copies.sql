@@ -7,7 +7,7 @@
 -- own and how to copy it. (Two smaller ones from a review of this stop's
 -- fixes are at the end.)
 BEGIN;
-SELECT plan(6);
+SELECT plan(7);
 
 SELECT tests.create_supabase_user('lc_admin');
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a901000-0000-4000-8000-000000000000', 'Legacy', 'legacy-copies');
@@ -28,6 +28,13 @@ SELECT tests.authenticate_as('lc_admin');
 SELECT is(tests.error_text($$SELECT protector.duplicate_service('0a901000-0000-4000-8000-0000000005a2')$$),
 	'22023 | service 0a901000-0000-4000-8000-0000000005a2 cannot be copied: name holds control or invisible direction characters | The copy is a new service and is checked whole; the value is the service''s own, stored before protector checked it. | Correct it on the service first (update_service), then copy it.',
 	'a copy of a service whose 0.1.0 name is refused says the name is the service''s own, and what to do');
+-- (the same under protector.http_errors, which errors.md advises for
+-- production: the bare message came back there, an attack review)
+SET LOCAL protector.http_errors = on;
+SELECT alike(tests.error_text($$SELECT protector.duplicate_service('0a901000-0000-4000-8000-0000000005a2')$$),
+	'PT422 | service 0a901000-0000-4000-8000-0000000005a2 cannot be copied: name holds control or invisible direction characters | The copy is a new service %',
+	'... and so it does under protector.http_errors, as PT422');
+SET LOCAL protector.http_errors = off;
 SELECT throws_ok($$SELECT protector.duplicate_service('0a901000-0000-4000-8000-0000000005a1')$$, '22023',
 	'service 0a901000-0000-4000-8000-0000000005a1 cannot be copied: settings.color is not a setting',
 	'... so does one whose 0.1.0 settings hold a key protector does not take');
