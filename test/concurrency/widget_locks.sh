@@ -206,13 +206,19 @@ KEY=$(psql -X -A -t -d "$DB" -c "SELECT embed_key FROM protector.venues WHERE na
 # UPDATE): its visitors are served meanwhile (the day's request record's
 # foreign key to the venue share-locked the row under the organization's
 # widget lock, and every visitor of the organization waited)
+# served_meanwhile <label> <visitor> <hour>: a visitor of service A, while
+# the holder holds what it holds, is booked before the holder ends
+served_meanwhile() {
+	local v order
+	visitor "$2" "$A" "$3" NULL
+	v=$!
+	wait "$holder" "$v" || true
+	order=$(events_order "WHERE what IN ('holder done', '$2 done')")
+	echo "[$1] order: $order"
+	[ "$order" = "$2 done, holder done" ] && grep -q '^ t$' "$WORK/$2.out" || { cat "$WORK/$2.out"; failures=$((failures + 1)); }
+}
 hold "SELECT 1 FROM protector.venues WHERE id = '0f660000-0000-4000-8000-0000000000f1' FOR UPDATE" 3
-visitor venue_v "$A" 13 NULL
-v=$!
-wait "$holder" "$v" || true
-order=$(events_order "WHERE what IN ('holder done', 'venue_v done')")
-echo "[venue held] order: $order"
-[ "$order" = "venue_v done, holder done" ] && grep -q '^ t$' "$WORK/venue_v.out" || { cat "$WORK/venue_v.out"; failures=$((failures + 1)); }
+served_meanwhile "venue held" venue_v 13
 psql -X -q -d "$DB" -c "TRUNCATE events"
 
 # the scheduled sweep's prune of the widget's day-old requests, its
@@ -224,12 +230,7 @@ psql -X -q -d "$DB" -c "TRUNCATE events"
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "INSERT INTO protector_internal.widget_requests (organization_id, venue_id, identity_key, created_at)
 	VALUES ('$ORG', '0f660000-0000-4000-8000-0000000000f1', 'old@example.com', now() - interval '25 hours')"
 hold "SELECT protector_internal.prune_widget_requests()" 3
-visitor sweep_v "$A" 20 NULL
-v=$!
-wait "$holder" "$v" || true
-order=$(events_order "WHERE what IN ('holder done', 'sweep_v done')")
-echo "[sweep pruning] order: $order"
-[ "$order" = "sweep_v done, holder done" ] && grep -q '^ t$' "$WORK/sweep_v.out" || { cat "$WORK/sweep_v.out"; failures=$((failures + 1)); }
+served_meanwhile "sweep pruning" sweep_v 20
 left=$(psql -X -A -t -d "$DB" -c "SELECT count(*) FROM protector_internal.widget_requests WHERE created_at < now() - interval '24 hours'")
 echo "[sweep pruning] day-old requests left: $left"
 [ "$left" = "0" ] || failures=$((failures + 1))
