@@ -946,9 +946,9 @@ protector_validate_day_ranges(Jsonb *ranges, const char *what)
  * The venue's opening intervals that open on a local day in [first_day,
  * last_day] (a range belongs to the day it opens on), day by day, a
  * day's ranges as written (get_venue_schedule sorts them; slots sort what
- * they make).  For a
- * venue open around the clock ({}), one interval per day from midnight to
- * midnight.  Closures replace a day's ranges: closed means none.
+ * they make).  For a venue open around the clock ({}), one interval per
+ * day from midnight to midnight.  Closures replace a day's ranges: closed
+ * means none.
  */
 OpenInterval *
 protector_open_intervals(const pg_uuid_t *venue_id, pg_tz *tz, Jsonb *hours,
