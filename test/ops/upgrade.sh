@@ -58,6 +58,9 @@ columns() {
 }
 # the version of protector installed in database $1
 extversion() { psql -X -A -t -d "$1" -c "SELECT extversion FROM pg_extension WHERE extname = 'protector'"; }
+# the update tried on a database whose data it should refuse: what psql
+# printed, the error's SQLSTATE and detail included
+try_update() { psql -X -q -d "$1" -c "\set VERBOSITY verbose" -c "ALTER EXTENSION protector UPDATE" 2>&1 || true; }
 psql -X -q -v ON_ERROR_STOP=1 -d protector_upgraded -c "ALTER EXTENSION protector UPDATE"
 # Columns the update adds, and those it corrects on purpose (MIGRATED:
 # amount_paid from the ledger, the widget's request keys; checked on their
@@ -204,7 +207,7 @@ psql -X -q -v ON_ERROR_STOP=1 -d protector_nan \
 	-c "UPDATE protector.services SET price = 'NaN' WHERE id = (SELECT min(id::text)::uuid FROM protector.services)" \
 	-c "CREATE TABLE public.nan_kept AS SELECT id, amount FROM protector.payments ORDER BY id LIMIT 2" \
 	-c "UPDATE protector.payments SET amount = 'NaN' WHERE id IN (SELECT id FROM public.nan_kept)"
-refused=$(psql -X -q -d protector_nan -c "\set VERBOSITY verbose" -c "ALTER EXTENSION protector UPDATE" 2>&1 || true)
+refused=$(try_update protector_nan)
 version=$(extversion protector_nan)
 echo "with NaN amounts: $(grep -E '^(ERROR|DETAIL)' <<<"$refused" | tr '\n' ' ')(left at $version)"
 if ! grep -q '^ERROR:  23514: protector 0.2.0 refuses NaN amounts' <<<"$refused" ||
@@ -232,7 +235,7 @@ psql -X -q -v ON_ERROR_STOP=1 -d protector_long -c "SET session_replication_role
 			unnest(ARRAY['[1999-12-01 00:00+00, 294276-12-31 00:00+00)',
 						 -- exactly 31 days where a double has no microseconds left: not refused
 						 '[2255-05-05 23:47:34.741003+00, 2255-06-05 23:47:34.741003+00)']) r"
-refused=$(psql -X -q -d protector_long -c "\set VERBOSITY verbose" -c "ALTER EXTENSION protector UPDATE" 2>&1 || true)
+refused=$(try_update protector_long)
 version=$(extversion protector_long)
 echo "with a wrapped booking: $(grep -E '^ERROR' <<<"$refused" | tr '\n' ' ')(left at $version)"
 if ! grep -q '^ERROR:  23514: protector 0.2.0 refuses bookings longer than 31 days' <<<"$refused" || [ "$version" != "$PREV" ]; then
@@ -290,7 +293,7 @@ other=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d protector_ledger -c "SET session_
 	WHERE b.id = x.booking_id AND x.id = (SELECT min(p.id::text)::uuid FROM protector.payments p
 										  WHERE p.status = 'succeeded' AND p.kind = 'payment')
 	RETURNING x.id")
-refused=$(psql -X -q -d protector_ledger -c "\set VERBOSITY verbose" -c "ALTER EXTENSION protector UPDATE" 2>&1 || true)
+refused=$(try_update protector_ledger)
 version=$(extversion protector_ledger)
 echo "with a payment in another currency: $(grep -E '^ERROR' <<<"$refused" | tr '\n' ' ')(left at $version)"
 if ! grep -q "^ERROR:  23514: protector 0.2.0 counts only payments in their booking's currency" <<<"$refused" ||
@@ -304,7 +307,7 @@ over=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d protector_ledger -c "SET session_r
 	SELECT p.organization_id, p.booking_id, 'refund', 100000, p.currency, 'succeeded', 'stripe', 're_beyond'
 	FROM protector.payments p WHERE p.id = '$other'
 	RETURNING booking_id")
-refused=$(psql -X -q -d protector_ledger -c "\set VERBOSITY verbose" -c "ALTER EXTENSION protector UPDATE" 2>&1 || true)
+refused=$(try_update protector_ledger)
 version=$(extversion protector_ledger)
 echo "with a refund beyond what was paid: $(grep -E '^ERROR' <<<"$refused" | tr '\n' ' ')(left at $version)"
 if ! grep -q '^ERROR:  23514: protector 0.2.0 refuses refunds beyond what was paid' <<<"$refused" ||
@@ -333,7 +336,7 @@ pend=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d protector_pending_hand -c "SET ses
 	p AS (INSERT INTO protector.payments (organization_id, booking_id, kind, amount, currency, status, provider, provider_reference)
 		  SELECT organization_id, id, 'payment', 50, currency, 'pending', 'stripe', 'pi_pending_hand' FROM b RETURNING booking_id)
 	UPDATE protector.bookings x SET amount_paid = 50 FROM p WHERE x.id = p.booking_id RETURNING x.id")
-refused=$(psql -X -q -d protector_pending_hand -c "\set VERBOSITY verbose" -c "ALTER EXTENSION protector UPDATE" 2>&1 || true)
+refused=$(try_update protector_pending_hand)
 echo "amount_paid by hand beside a pending payment: $(grep -E '^ERROR' <<<"$refused" | tr '\n' ' ')(left at $(extversion protector_pending_hand))"
 if ! grep -q "^ERROR:  23514: protector 0.2.0 keeps amount_paid written by hand as a payment, and cannot tell whether these bookings' figures counted a payment still open" <<<"$refused" ||
 	! grep -q "^DETAIL:  Bookings (the first 20): $pend (paid by hand " <<<"$refused" ||
@@ -342,7 +345,7 @@ if ! grep -q "^ERROR:  23514: protector 0.2.0 keeps amount_paid written by hand 
 fi
 psql -X -q -v ON_ERROR_STOP=1 -d protector_pending_hand -c "SET session_replication_role = replica" \
 	-c "UPDATE protector.payments SET status = 'failed' WHERE provider_reference = 'pi_pending_hand'"
-refused=$(psql -X -q -d protector_pending_hand -c "\set VERBOSITY verbose" -c "ALTER EXTENSION protector UPDATE" 2>&1 || true)
+refused=$(try_update protector_pending_hand)
 if ! grep -q "^DETAIL:  Bookings (the first 20): $pend (paid by hand " <<<"$refused" ||
 	[ "$(extversion protector_pending_hand)" != "$PREV" ]; then
 	echo "amount_paid by hand beside a failed provider payment was not refused as it should be:"; echo "$refused"; failures=$((failures + 1))
@@ -427,7 +430,7 @@ over=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d protector_handover -c "SET session
 	SELECT organization_id, id, 'refund', 100, currency, 'succeeded', 'stripe' FROM protector.bookings
 	WHERE idempotency_key = 'fixture/5';
 	UPDATE protector.bookings SET amount_paid = 50 WHERE idempotency_key = 'fixture/5' RETURNING id")
-refused=$(psql -X -q -d protector_handover -c "\set VERBOSITY verbose" -c "ALTER EXTENSION protector UPDATE" 2>&1 || true)
+refused=$(try_update protector_handover)
 echo "amount_paid by hand beside an over-refund: $(grep -E '^(ERROR|DETAIL)' <<<"$refused" | tr '\n' ' ')"
 if ! grep -q '^ERROR:  23514: protector 0.2.0 refuses refunds beyond what was paid' <<<"$refused" ||
 	! grep -q "^DETAIL:  .*: $over (paid 0, refunded 100.00 [A-Z]*)\.$" <<<"$refused" ||
@@ -453,7 +456,7 @@ for case in far sums; do
 			FROM protector.bookings, generate_series(1, 2) g WHERE idempotency_key = 'fixture/5' RETURNING booking_id" | sort -u)
 		want="keeps a booking's amount paid below 10000000000"
 	fi
-	refused=$(psql -X -q -d "protector_$case" -c "\set VERBOSITY verbose" -c "ALTER EXTENSION protector UPDATE" 2>&1 || true)
+	refused=$(try_update "protector_$case")
 	echo "$case: $(grep -E '^ERROR' <<<"$refused" | tr '\n' ' ')"
 	if ! grep -q "^ERROR:  23514: protector 0.2.0 $want" <<<"$refused" || ! grep -q "^DETAIL:  .*(the first 20): $named (" <<<"$refused" ||
 		[ "$(extversion "protector_$case")" != "$PREV" ]; then
@@ -615,7 +618,7 @@ taken=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d protector_widget_taken -c "SET se
 	SELECT b.organization_id, b.venue_id, b.service_id, tstzrange(lower(b.during) + interval '30 days', upper(b.during) + interval '30 days'),
 		   'confirmed', b.currency, substring(b.idempotency_key FROM '^widget/[0-9a-f]{32}/') || b.venue_id || '/visit-1'
 	FROM protector.bookings b WHERE b.source = 'widget'" -c "SELECT id FROM protector.bookings WHERE source = 'widget'")
-refused=$(psql -X -q -d protector_widget_taken -c "\set VERBOSITY verbose" -c "ALTER EXTENSION protector UPDATE" 2>&1 || true)
+refused=$(try_update protector_widget_taken)
 echo "a widget key another booking holds: $(grep -E '^ERROR' <<<"$refused" | tr '\n' ' ')"
 if ! grep -q "^ERROR:  23514: protector 0.2.0's widget request keys of these bookings would be another booking's" <<<"$refused" ||
 	! grep -q "^DETAIL:  Bookings with the keys they would get: $taken (widget/" <<<"$refused" ||

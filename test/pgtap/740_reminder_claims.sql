@@ -20,12 +20,18 @@ VALUES ('0a740000-0000-4000-8000-0000000005a1', '0a740000-0000-4000-8000-0000000
 INSERT INTO protector.customers (id, organization_id, full_name, email)
 VALUES ('0a740000-0000-4000-8000-00000000c001', '0a740000-0000-4000-8000-000000000000', 'Ann', 'ann@example.com'),
 	   ('0a740000-0000-4000-8000-00000000c002', '0a740000-0000-4000-8000-000000000000', 'Bo', 'bo@example.com');
-INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
-VALUES ('0a740000-0000-4000-8000-0000000b0001', '0a740000-0000-4000-8000-000000000000', '0a740000-0000-4000-8000-0000000000a1',
-		'0a740000-0000-4000-8000-0000000005a1', '0a740000-0000-4000-8000-00000000c001',
-		tstzrange(date_trunc('day', now()) + interval '5 days', date_trunc('day', now()) + interval '5 days 1 hour'), 'confirmed');
-SELECT r.id AS rid FROM protector.booking_reminders r
-WHERE r.booking_id = '0a740000-0000-4000-8000-0000000b0001' ORDER BY r.offset_minutes DESC LIMIT 1 \gset
+-- booked_reminder(booking, customer, days): a confirmed booking of an hour
+-- that many days from today's start, and its earliest reminder's id
+CREATE FUNCTION pg_temp.booked_reminder(p_booking uuid, p_customer uuid, p_days integer) RETURNS uuid LANGUAGE sql AS $$
+	INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
+	VALUES (p_booking, '0a740000-0000-4000-8000-000000000000', '0a740000-0000-4000-8000-0000000000a1',
+			'0a740000-0000-4000-8000-0000000005a1', p_customer,
+			tstzrange(date_trunc('day', now()) + make_interval(days => p_days),
+					  date_trunc('day', now()) + make_interval(days => p_days, hours => 1)), 'confirmed');
+	SELECT r.id FROM protector.booking_reminders r
+	WHERE r.booking_id = p_booking ORDER BY r.offset_minutes DESC LIMIT 1
+$$;
+SELECT pg_temp.booked_reminder('0a740000-0000-4000-8000-0000000b0001', '0a740000-0000-4000-8000-00000000c001', 5) AS rid \gset
 
 -- claims it when due, as the worker does: attempt and key
 CREATE FUNCTION pg_temp.claim(p_id uuid) RETURNS text LANGUAGE plpgsql AS $$
@@ -89,12 +95,7 @@ SELECT is(pg_temp.claim(:'rid2'), format('3 %s/2', :'rid2'), '... and its next c
 -- is refused
 RESET ROLE;
 UPDATE protector.customers SET email = 'ann@example.com' WHERE id = '0a740000-0000-4000-8000-00000000c001';
-INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
-VALUES ('0a740000-0000-4000-8000-0000000b0002', '0a740000-0000-4000-8000-000000000000', '0a740000-0000-4000-8000-0000000000a1',
-		'0a740000-0000-4000-8000-0000000005a1', '0a740000-0000-4000-8000-00000000c001',
-		tstzrange(date_trunc('day', now()) + interval '6 days', date_trunc('day', now()) + interval '6 days 1 hour'), 'confirmed');
-SELECT r.id AS rid3 FROM protector.booking_reminders r
-WHERE r.booking_id = '0a740000-0000-4000-8000-0000000b0002' ORDER BY r.offset_minutes DESC LIMIT 1 \gset
+SELECT pg_temp.booked_reminder('0a740000-0000-4000-8000-0000000b0002', '0a740000-0000-4000-8000-00000000c001', 6) AS rid3 \gset
 SELECT is(pg_temp.claim(:'rid3'), format('1 %s', :'rid3'), 'a third reminder''s first claim, for Ann');
 UPDATE protector.booking_reminders SET lease_until = now() - interval '1 second' WHERE id = :'rid3';
 SET LOCAL ROLE service_role;
@@ -114,12 +115,7 @@ RESET ROLE;
 -- was taken as the reminder's, marked sent, and Bo was never reminded)
 INSERT INTO protector.customers (id, organization_id, full_name, email)
 VALUES ('0a740000-0000-4000-8000-00000000c003', '0a740000-0000-4000-8000-000000000000', 'Cy', 'cy@example.com');
-INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
-VALUES ('0a740000-0000-4000-8000-0000000b0003', '0a740000-0000-4000-8000-000000000000', '0a740000-0000-4000-8000-0000000000a1',
-		'0a740000-0000-4000-8000-0000000005a1', '0a740000-0000-4000-8000-00000000c001',
-		tstzrange(date_trunc('day', now()) + interval '7 days', date_trunc('day', now()) + interval '7 days 1 hour'), 'confirmed');
-SELECT r.id AS rid4 FROM protector.booking_reminders r
-WHERE r.booking_id = '0a740000-0000-4000-8000-0000000b0003' ORDER BY r.offset_minutes DESC LIMIT 1 \gset
+SELECT pg_temp.booked_reminder('0a740000-0000-4000-8000-0000000b0003', '0a740000-0000-4000-8000-00000000c001', 7) AS rid4 \gset
 SELECT is(pg_temp.claim(:'rid4'), format('1 %s', :'rid4'), 'a fourth reminder''s first claim, for Ann');
 UPDATE protector.booking_reminders SET lease_until = now() - interval '1 second' WHERE id = :'rid4';
 SET LOCAL ROLE service_role;
@@ -155,12 +151,7 @@ SELECT is(pg_temp.claim(:'rid4'), format('4 %s/2', :'rid4'), 'after Cy''s record
 
 -- handed on and then cancelled: nobody is left to remind, so the last
 -- customer's report is taken as it is (the message went out)
-INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
-VALUES ('0a740000-0000-4000-8000-0000000b0004', '0a740000-0000-4000-8000-000000000000', '0a740000-0000-4000-8000-0000000000a1',
-		'0a740000-0000-4000-8000-0000000005a1', '0a740000-0000-4000-8000-00000000c001',
-		tstzrange(date_trunc('day', now()) + interval '8 days', date_trunc('day', now()) + interval '8 days 1 hour'), 'confirmed');
-SELECT r.id AS rid5 FROM protector.booking_reminders r
-WHERE r.booking_id = '0a740000-0000-4000-8000-0000000b0004' ORDER BY r.offset_minutes DESC LIMIT 1 \gset
+SELECT pg_temp.booked_reminder('0a740000-0000-4000-8000-0000000b0004', '0a740000-0000-4000-8000-00000000c001', 8) AS rid5 \gset
 SELECT is(pg_temp.claim(:'rid5'), format('1 %s', :'rid5'), 'a fifth reminder''s first claim, for Ann');
 UPDATE protector.bookings SET customer_id = '0a740000-0000-4000-8000-00000000c002' WHERE id = '0a740000-0000-4000-8000-0000000b0004';
 UPDATE protector.bookings SET status = 'cancelled' WHERE id = '0a740000-0000-4000-8000-0000000b0004';
@@ -171,12 +162,7 @@ RESET ROLE;
 
 -- a message that reached Ann before the booking went to Bo is not sent
 -- to her again when it comes back to her before Bo's claim (sent_to)
-INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
-VALUES ('0a740000-0000-4000-8000-0000000b0005', '0a740000-0000-4000-8000-000000000000', '0a740000-0000-4000-8000-0000000000a1',
-		'0a740000-0000-4000-8000-0000000005a1', '0a740000-0000-4000-8000-00000000c001',
-		tstzrange(date_trunc('day', now()) + interval '9 days', date_trunc('day', now()) + interval '9 days 1 hour'), 'confirmed');
-SELECT r.id AS rid6 FROM protector.booking_reminders r
-WHERE r.booking_id = '0a740000-0000-4000-8000-0000000b0005' ORDER BY r.offset_minutes DESC LIMIT 1 \gset
+SELECT pg_temp.booked_reminder('0a740000-0000-4000-8000-0000000b0005', '0a740000-0000-4000-8000-00000000c001', 9) AS rid6 \gset
 SELECT is(pg_temp.claim(:'rid6'), format('1 %s', :'rid6'), 'a sixth reminder''s first claim, for Ann');
 UPDATE protector.bookings SET customer_id = '0a740000-0000-4000-8000-00000000c002' WHERE id = '0a740000-0000-4000-8000-0000000b0005';
 SET LOCAL ROLE service_role;
@@ -189,12 +175,7 @@ SELECT is((SELECT format('%s %s %s', status, sent_at IS NOT NULL, attempts) FROM
 	'sent t 0', '... it is marked sent: Ann had it');
 -- Bo reached too, after Ann, and the booking back with Ann: neither
 -- gets it twice
-INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
-VALUES ('0a740000-0000-4000-8000-0000000b0006', '0a740000-0000-4000-8000-000000000000', '0a740000-0000-4000-8000-0000000000a1',
-		'0a740000-0000-4000-8000-0000000005a1', '0a740000-0000-4000-8000-00000000c001',
-		tstzrange(date_trunc('day', now()) + interval '10 days', date_trunc('day', now()) + interval '10 days 1 hour'), 'confirmed');
-SELECT r.id AS rid7 FROM protector.booking_reminders r
-WHERE r.booking_id = '0a740000-0000-4000-8000-0000000b0006' ORDER BY r.offset_minutes DESC LIMIT 1 \gset
+SELECT pg_temp.booked_reminder('0a740000-0000-4000-8000-0000000b0006', '0a740000-0000-4000-8000-00000000c001', 10) AS rid7 \gset
 SELECT pg_temp.claim(:'rid7') \g /dev/null
 UPDATE protector.bookings SET customer_id = '0a740000-0000-4000-8000-00000000c002' WHERE id = '0a740000-0000-4000-8000-0000000b0006';
 SET LOCAL ROLE service_role;
@@ -209,12 +190,7 @@ SELECT is((SELECT format('%s %s', status, sent_to) FROM protector.complete_remin
 RESET ROLE;
 SELECT is(pg_temp.claim(:'rid7'), NULL, '... and Ann, who had it first, does not get it again');
 -- a failure reached nobody: Ann, the booking hers again, gets it
-INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
-VALUES ('0a740000-0000-4000-8000-0000000b0007', '0a740000-0000-4000-8000-000000000000', '0a740000-0000-4000-8000-0000000000a1',
-		'0a740000-0000-4000-8000-0000000005a1', '0a740000-0000-4000-8000-00000000c001',
-		tstzrange(date_trunc('day', now()) + interval '11 days', date_trunc('day', now()) + interval '11 days 1 hour'), 'confirmed');
-SELECT r.id AS rid8 FROM protector.booking_reminders r
-WHERE r.booking_id = '0a740000-0000-4000-8000-0000000b0007' ORDER BY r.offset_minutes DESC LIMIT 1 \gset
+SELECT pg_temp.booked_reminder('0a740000-0000-4000-8000-0000000b0007', '0a740000-0000-4000-8000-00000000c001', 11) AS rid8 \gset
 SELECT pg_temp.claim(:'rid8') \g /dev/null
 UPDATE protector.bookings SET customer_id = '0a740000-0000-4000-8000-00000000c002' WHERE id = '0a740000-0000-4000-8000-0000000b0007';
 SET LOCAL ROLE service_role;
@@ -262,12 +238,7 @@ SELECT is((SELECT format('%s %s', status, earlier_claims) FROM protector.booking
 -- out (another claim settled it) is taken: the message went out, and the
 -- booking confirmed again brought the reminder back, due now under a new
 -- key, so the customer was reminded twice (a reminder protocol attack)
-INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
-VALUES ('0a740000-0000-4000-8000-0000000b0010', '0a740000-0000-4000-8000-000000000000', '0a740000-0000-4000-8000-0000000000a1',
-		'0a740000-0000-4000-8000-0000000005a1', '0a740000-0000-4000-8000-00000000c002',
-		tstzrange(date_trunc('day', now()) + interval '9 days', date_trunc('day', now()) + interval '9 days 1 hour'), 'confirmed');
-SELECT r.id AS rid11 FROM protector.booking_reminders r
-WHERE r.booking_id = '0a740000-0000-4000-8000-0000000b0010' ORDER BY r.offset_minutes DESC LIMIT 1 \gset
+SELECT pg_temp.booked_reminder('0a740000-0000-4000-8000-0000000b0010', '0a740000-0000-4000-8000-00000000c002', 9) AS rid11 \gset
 SELECT pg_temp.claim(:'rid11') \g /dev/null
 UPDATE protector.booking_reminders SET lease_until = now() - interval '1 second' WHERE id = :'rid11';
 UPDATE protector.booking_reminders SET next_attempt_at = now() + interval '1 day' WHERE status = 'pending';
