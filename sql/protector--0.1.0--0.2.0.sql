@@ -18488,6 +18488,8 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_party integer;
+	v_theirs boolean;
+	v_agent uuid;
 	v_signed bigint;
 BEGIN
 	IF p_booking_id IS NULL THEN
@@ -18499,34 +18501,32 @@ BEGIN
 	IF protector_internal.requester_is_trusted() THEN
 		RETURN;
 	END IF;
+	-- the booking, read once: of that organization only (anyone else, a
+	-- stranger or a desk naming another tenant's booking, held its
+	-- customer's signing back until their transaction ended: an attack
+	-- review)
+	SELECT b.party_size, COALESCE(b.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids()), false),
+		   b.assigned_agent
+	INTO v_party, v_theirs, v_agent
+	FROM protector.bookings b
+	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) p_booking_id;
+	IF NOT FOUND THEN
+		RETURN;
+	END IF;
 	-- the desk's signatures under the booking's lock, shared, so that a
 	-- customer's count, under it exclusively, waits for the desk's
 	-- signature of the same moment (it did not, and a party of 2 had 3
 	-- signatures: a review), while desks signing several bookings in one
-	-- transaction never wait for each other
-	-- (of a booking of that organization: anyone else, a stranger or a
-	-- desk naming another tenant's booking, held its customer's signing
-	-- back until their transaction ended: an attack review)
-	IF p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('waivers.read')) THEN
-		IF EXISTS (SELECT FROM protector.bookings b
-				   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) p_booking_id) THEN
-			PERFORM pg_catalog.pg_advisory_xact_lock_shared(protector_internal.lock_key(1886547722, p_booking_id));
-		END IF;
+	-- transaction never wait for each other; so are its agent's (they
+	-- took none, and a customer's at the same moment went past the party:
+	-- a review)
+	IF p_organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('waivers.read'))
+	   OR (NOT v_theirs AND v_agent OPERATOR(pg_catalog.=) protector.current_user_id()) THEN
+		PERFORM pg_catalog.pg_advisory_xact_lock_shared(protector_internal.lock_key(1886547722, p_booking_id));
 		RETURN;
 	END IF;
-	SELECT b.party_size INTO v_party FROM protector.bookings b
-	WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) p_booking_id
-	  AND b.customer_id OPERATOR(pg_catalog.=) ANY (protector_internal.current_customer_ids());
-	-- (not the caller's booking: its agent's signatures, shared as the
-	-- desk's; they took none, and a customer's at the same moment went
-	-- past the party: a review; nobody else's, whose row the policies
-	-- refuse)
-	IF NOT FOUND THEN
-		IF EXISTS (SELECT FROM protector.bookings b
-				   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) p_booking_id
-					 AND b.assigned_agent OPERATOR(pg_catalog.=) protector.current_user_id()) THEN
-			PERFORM pg_catalog.pg_advisory_xact_lock_shared(protector_internal.lock_key(1886547722, p_booking_id));
-		END IF;
+	-- (nobody else's, whose row the policies refuse)
+	IF NOT v_theirs THEN
 		RETURN;
 	END IF;
 	PERFORM pg_catalog.pg_advisory_xact_lock(protector_internal.lock_key(1886547722, p_booking_id));
