@@ -5779,7 +5779,10 @@ BEGIN
 	IF p_amount IS NULL OR p_amount OPERATOR(pg_catalog.<) 0 OR p_amount OPERATOR(pg_catalog.>=) 10000000000
 	   OR p_amount OPERATOR(pg_catalog.<>) pg_catalog.round(p_amount, 2) THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be an amount in cents from 0', p_parameter),
-			pg_catalog.format('Got %s.', COALESCE(protector_internal.quoted_text(p_amount::text, 100), 'NULL')));
+			pg_catalog.format('Got %s.', COALESCE(protector_internal.quoted_text(p_amount::text, 100), 'NULL')),
+			-- (the bound said, as check_money says it: a price of 10^10 was
+			-- told only "from 0")
+			'Prices are from 0, below 10000000000, with at most two decimals.');
 	END IF;
 END
 $$;
@@ -6075,7 +6078,11 @@ BEGIN
 		BEGIN
 			v_result := pg_catalog.jsonb_populate_record(v_result, pg_catalog.jsonb_build_object(k, p_changes -> k));
 		EXCEPTION WHEN data_exception OR program_limit_exceeded THEN
-			PERFORM protector.raise('invalid_parameter', pg_catalog.format('p_changes.%s has a value of the wrong type', k),
+			-- (a number too large for its column is of the right type: said
+			-- so, where "wrong type" sent a front end looking for a bug)
+			PERFORM protector.raise('invalid_parameter',
+				pg_catalog.format(CASE WHEN SQLSTATE OPERATOR(pg_catalog.=) '22003' THEN 'p_changes.%s is out of range'
+									   ELSE 'p_changes.%s has a value of the wrong type' END, k),
 				-- (the cast's own words, which quote the whole value: cut)
 				pg_catalog.format('%s (got %s).', pg_catalog.left(SQLERRM, 150), protector_internal.quoted_text((p_changes -> k)::text, 100)));
 		END;

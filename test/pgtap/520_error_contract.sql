@@ -6,7 +6,7 @@
 -- in update_service came back whole in the detail; and a staff week's
 -- limit named years it does not take.
 BEGIN;
-SELECT plan(33);
+SELECT plan(36);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['e_owner', 'e_agent']) u \g /dev/null
@@ -105,7 +105,19 @@ SELECT alike(tests.error_text(format($$UPDATE protector.services SET settings = 
 	'% | Got 100.' || repeat('0', 96) || '....', '... as every setting''s number is (100 characters, then "...")');
 SELECT tests.authenticate_as('e_owner');
 SELECT is(tests.error_text(format($$SELECT protector.create_service(%L, 'Bad', '1 hour', p_price => 'NaN')$$, :'venue')),
-	'22023 | p_price must be an amount in cents from 0 | Got NaN.', '... and a price of NaN as a number, not a string');
+	'22023 | p_price must be an amount in cents from 0 | Got NaN. | Prices are from 0, below 10000000000, with at most two decimals.',
+	'... and a price of NaN as a number, not a string');
+-- (the sixtieth stop) a price too large is told the bound, and a number
+-- too large for its column that it is out of range, not of the wrong type
+SELECT is(tests.error_text(format($$SELECT protector.update_service(%L, '{"price": 1e10}')$$, :'room')),
+	'22023 | p_changes.price must be an amount in cents from 0 | Got 10000000000. | Prices are from 0, below 10000000000, with at most two decimals.',
+	'a price of 10^10 is told the bound');
+SELECT is(tests.error_text(format($$SELECT protector.update_service(%L, '{"capacity": 99999999999}')$$, :'room')),
+	'22023 | p_changes.capacity is out of range | value "99999999999" is out of range for type integer (got 99999999999).',
+	'a capacity too large for an integer is out of range, not of the wrong type');
+SELECT is(tests.error_text(format($$SELECT protector.update_service(%L, '{"capacity": "many"}')$$, :'room')),
+	'22023 | p_changes.capacity has a value of the wrong type | invalid input syntax for type integer: "many" (got "many").',
+	'... while a word is of the wrong type');
 SELECT tests.clear_authentication();
 SELECT tests.authenticate_as('e_owner');
 SELECT protector.create_booking(:'room', NULL, date_trunc('hour', now()) + interval '3 days', 1) ->> 'id' AS paid \gset
