@@ -4905,6 +4905,12 @@ BEGIN
 			'p_new_service_id is not a service of the booking''s organization.');
 	END IF;
 	v_range := protector_internal.check_slot(v_service.id, p_new_start, v_booking.party_size, 'p_new_start');
+	-- a move to where it is changes nothing, as confirming a confirmed
+	-- booking: the row was written again and announced as a change the
+	-- audit log did not see (a retried move, an attack review)
+	IF v_range OPERATOR(pg_catalog.=) v_booking.during AND v_service.id OPERATOR(pg_catalog.=) v_booking.service_id THEN
+		RETURN protector_internal.booking_shape(v_booking);
+	END IF;
 	-- its promo code's row before the services' locks, the order of a new
 	-- booking with the code (the move may give the code's use back: the
 	-- code's row written under the services' locks deadlocked with it)

@@ -4,7 +4,7 @@
 -- (The thirty-fourth) reschedule_booking of a booking in progress said
 -- "a in_progress booking", without saying what the desk can do instead.
 BEGIN;
-SELECT plan(5);
+SELECT plan(8);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user(u) IS NOT NULL FROM unnest(ARRAY['bc_manager', 'bc_cara', 'bc_dan']) u \g /dev/null
@@ -52,6 +52,20 @@ SELECT throws_ok(format($$SELECT protector.reschedule_booking(%L, %L, %L)$$, :'r
 	'22023', 'an in_progress booking cannot be rescheduled', 'a booking in progress is not rescheduled, and the message reads');
 SELECT lives_ok(format($$UPDATE protector.bookings SET service_id = %L WHERE id = %L$$, :'room2', :'running'),
 	'... the operator moves it to another service by updating its row, as the hint says');
+SELECT tests.clear_authentication();
+
+-- (the sixtieth stop) a move to where the booking is changes nothing: the
+-- row was written again and announced, with no audit row of the change
+SELECT tests.authenticate_as('bc_manager');
+SELECT ctid AS before_ctid FROM protector.bookings WHERE id = :'booking' \gset
+SELECT is(protector.reschedule_booking(:'booking', date_trunc('day', now()) + interval '5 days 10 hours') ->> 'start',
+	(SELECT protector.reschedule_booking(:'booking', date_trunc('day', now()) + interval '5 days 10 hours') ->> 'start'),
+	'a move to its own start answers the booking as it is');
+SELECT is((SELECT ctid FROM protector.bookings WHERE id = :'booking'), :'before_ctid'::tid,
+	'... and leaves its row unwritten');
+SELECT protector.reschedule_booking(:'booking', date_trunc('day', now()) + interval '5 days 11 hours') IS NOT NULL AS moved \gset
+SELECT isnt((SELECT ctid FROM protector.bookings WHERE id = :'booking'), :'before_ctid'::tid,
+	'a move to another start still writes it');
 SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
