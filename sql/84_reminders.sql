@@ -867,14 +867,17 @@ BEGIN
 			FOR UPDATE OF x SKIP LOCKED FOR SHARE OF b SKIP LOCKED),
 		taken AS (
 			UPDATE protector.booking_reminders r
-			SET status = 'sending', claimed_at = pg_catalog.now(),
+			-- (the lease from the claiming statement: a worker's
+			-- transaction open a while was handed a lease already over,
+			-- and the next claim counted an attempt that was under way)
+			SET status = 'sending', claimed_at = pg_catalog.statement_timestamp(),
 				-- (a claim for another customer than the last claim's starts
 				-- the tries again, numbered on: another message, with another
 				-- key, that the last one's late report is not taken for)
 				attempts = CASE WHEN due.handed THEN 1 ELSE r.attempts OPERATOR(pg_catalog.+) 1 END,
 				earlier_claims = CASE WHEN due.handed THEN protector_internal.claims_made(r.earlier_claims, r.attempts)
 									  ELSE r.earlier_claims END,
-				claimed_for = due.customer_id, lease_until = pg_catalog.now() OPERATOR(pg_catalog.+) v_lease,
+				claimed_for = due.customer_id, lease_until = pg_catalog.statement_timestamp() OPERATOR(pg_catalog.+) v_lease,
 				-- (a claim for another customer than the last: the last one's
 				-- error, which may quote their address, is not this claim's)
 				last_error = CASE WHEN r.claimed_for IS NOT DISTINCT FROM due.customer_id THEN r.last_error END

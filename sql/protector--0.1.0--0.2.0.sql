@@ -2331,7 +2331,7 @@ BEGIN
 			-- (an operator's insert held a slot until 2999); nested, the
 			-- capability is asked only of such a hold
 			IF NEW.status OPERATOR(pg_catalog.=) 'held'
-			   AND NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) interval '24 hours') THEN
+			   AND NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.statement_timestamp() OPERATOR(pg_catalog.+) interval '24 hours') THEN
 				PERFORM protector_internal.refuse_long_hold(NEW.organization_id, NEW.hold_expires_at);
 			END IF;
 			RETURN NEW;
@@ -2356,10 +2356,10 @@ BEGIN
 		NEW.cancellation_reason := NULL;
 		IF NEW.status OPERATOR(pg_catalog.<>) 'held' THEN
 			NEW.hold_expires_at := NULL;
-		ELSIF NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) interval '24 hours') THEN
+		ELSIF NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.statement_timestamp() OPERATOR(pg_catalog.+) interval '24 hours') THEN
 			-- (a customer's role never corrects bookings: always refused)
 			PERFORM protector_internal.refuse_long_hold(NEW.organization_id, NEW.hold_expires_at);
-		ELSIF NEW.hold_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
+		ELSIF NEW.hold_expires_at OPERATOR(pg_catalog.<=) pg_catalog.statement_timestamp() THEN
 			-- (a hold over already occupies nothing, and confirmed it was
 			-- a booking past the open-requests limit and the slot's rules)
 			PERFORM protector.raise('invalid_parameter', 'a hold ends after now',
@@ -2375,7 +2375,7 @@ BEGIN
 	-- held a slot until 2999); asked once the caller's role may write it
 	-- (here, and below for an agent who may confirm)
 	v_long_hold := NEW.status OPERATOR(pg_catalog.=) 'held' AND NEW.hold_expires_at IS DISTINCT FROM OLD.hold_expires_at
-				   AND NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) interval '24 hours');
+				   AND NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.statement_timestamp() OPERATOR(pg_catalog.+) interval '24 hours');
 	-- an expired hold, or one this update ends, occupies nothing, here or
 	-- at a new time: not moved, as reschedule_booking does not move it (it
 	-- would meet no booking there, and be refused only when confirmed)
@@ -4244,7 +4244,10 @@ BEGIN
 				pg_catalog.format('Got %s.', p_hold_minutes));
 		END IF;
 		v_status := 'held';
-		v_hold := pg_catalog.now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => p_hold_minutes);
+		-- (from the statement that holds: a script's long transaction, or a
+		-- prepared one, stored a hold over before it was made; a clock
+		-- review)
+		v_hold := pg_catalog.statement_timestamp() OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => p_hold_minutes);
 	END IF;
 
 	IF NOT (protector_internal.caller_is_trusted()
@@ -11158,14 +11161,17 @@ BEGIN
 			FOR UPDATE OF x SKIP LOCKED FOR SHARE OF b SKIP LOCKED),
 		taken AS (
 			UPDATE protector.booking_reminders r
-			SET status = 'sending', claimed_at = pg_catalog.now(),
+			-- (the lease from the claiming statement: a worker's
+			-- transaction open a while was handed a lease already over,
+			-- and the next claim counted an attempt that was under way)
+			SET status = 'sending', claimed_at = pg_catalog.statement_timestamp(),
 				-- (a claim for another customer than the last claim's starts
 				-- the tries again, numbered on: another message, with another
 				-- key, that the last one's late report is not taken for)
 				attempts = CASE WHEN due.handed THEN 1 ELSE r.attempts OPERATOR(pg_catalog.+) 1 END,
 				earlier_claims = CASE WHEN due.handed THEN protector_internal.claims_made(r.earlier_claims, r.attempts)
 									  ELSE r.earlier_claims END,
-				claimed_for = due.customer_id, lease_until = pg_catalog.now() OPERATOR(pg_catalog.+) v_lease,
+				claimed_for = due.customer_id, lease_until = pg_catalog.statement_timestamp() OPERATOR(pg_catalog.+) v_lease,
 				-- (a claim for another customer than the last: the last one's
 				-- error, which may quote their address, is not this claim's)
 				last_error = CASE WHEN r.claimed_for IS NOT DISTINCT FROM due.customer_id THEN r.last_error END

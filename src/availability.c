@@ -80,6 +80,21 @@ remaining_places(ServiceRules *rules, Slot *slot, OccupancyProfile *profile)
 }
 
 /*
+ * The instant a service's rules (a start not in the past, min_notice,
+ * max_advance) are judged at: the start of the caller's statement, not of
+ * its transaction, which in a script's long transaction or a prepared
+ * one was minutes old and let it book a slot that had already ended.
+ * The same within a statement, so a list and the check of a start from it
+ * agree; occupancy (an expired hold) is still judged at the transaction's
+ * start, as the reservation check judges it.
+ */
+static inline TimestampTz
+rules_now(void)
+{
+	return GetCurrentStatementStartTimestamp();
+}
+
+/*
  * protector.get_available_slots(p_service_id uuid, p_from date,
  *		p_to date default null, p_include_full boolean default false)
  * returns table (slot_start timestamptz, slot_end timestamptz,
@@ -115,8 +130,7 @@ protector_get_available_slots(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 
-	slots = protector_slots_between(rules, from_day, to_day,
-									GetCurrentTransactionStartTimestamp(), true,
+	slots = protector_slots_between(rules, from_day, to_day, rules_now(), true,
 									&nslots);
 	if (nslots == 0)
 		return (Datum) 0;
@@ -278,7 +292,7 @@ protector_validate_slot(PG_FUNCTION_ARGS)
 	 */
 	bool		named = PG_NARGS() > 3 && !PG_ARGISNULL(3) && VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(3)) > 0;
 	const char *param = "p_start";
-	TimestampTz now_ts = GetCurrentTransactionStartTimestamp();
+	TimestampTz now_ts = rules_now();
 	TimestampTz start;
 	int			day;
 

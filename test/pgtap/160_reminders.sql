@@ -224,7 +224,7 @@ SELECT throws_ok($$SELECT protector.send_booking_reminder('0a160000-0000-4000-80
 SELECT throws_ok($$SELECT * FROM protector.claim_due_reminders()$$, '42501', NULL, 'a member cannot claim reminders');
 SELECT tests.authenticate_as_service_role();
 -- due: the three manual ones (now), then nothing else yet
-SELECT results_eq($$SELECT kind, channel, recipient, customer_name, attempt, lease_until - now(), idempotency_key = reminder_id::text
+SELECT results_eq($$SELECT kind, channel, recipient, customer_name, attempt, lease_until - statement_timestamp(), idempotency_key = reminder_id::text
 					FROM protector.claim_due_reminders(10, '2 minutes')$$,
 	$$VALUES ('manual', 'email', 'ann@example.com', 'Ann', 1, interval '2 minutes', true),
 			 ('manual', 'sms', '+4930123', 'Bob', 1, interval '2 minutes', true),
