@@ -870,14 +870,14 @@ BEGIN
 			-- (the lease from the claiming statement: a worker's
 			-- transaction open a while was handed a lease already over,
 			-- and the next claim counted an attempt that was under way)
-			SET status = 'sending', claimed_at = pg_catalog.statement_timestamp(),
+			SET status = 'sending', claimed_at = protector_internal.statement_now(),
 				-- (a claim for another customer than the last claim's starts
 				-- the tries again, numbered on: another message, with another
 				-- key, that the last one's late report is not taken for)
 				attempts = CASE WHEN due.handed THEN 1 ELSE r.attempts OPERATOR(pg_catalog.+) 1 END,
 				earlier_claims = CASE WHEN due.handed THEN protector_internal.claims_made(r.earlier_claims, r.attempts)
 									  ELSE r.earlier_claims END,
-				claimed_for = due.customer_id, lease_until = pg_catalog.statement_timestamp() OPERATOR(pg_catalog.+) v_lease,
+				claimed_for = due.customer_id, lease_until = protector_internal.statement_now() OPERATOR(pg_catalog.+) v_lease,
 				-- (a claim for another customer than the last: the last one's
 				-- error, which may quote their address, is not this claim's)
 				last_error = CASE WHEN r.claimed_for IS NOT DISTINCT FROM due.customer_id THEN r.last_error END
@@ -1036,7 +1036,8 @@ BEGIN
 	END IF;
 	IF p_ok THEN
 		UPDATE protector.booking_reminders x
-		SET status = 'sent', sent_at = pg_catalog.now(), lease_until = NULL, last_error = NULL
+		-- (never before its claim, stamped as the statement's too)
+		SET status = 'sent', sent_at = protector_internal.statement_now(), lease_until = NULL, last_error = NULL
 		WHERE x.id OPERATOR(pg_catalog.=) p_id
 		RETURNING * INTO r;
 	ELSIF v_late THEN

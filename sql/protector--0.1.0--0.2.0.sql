@@ -2331,7 +2331,7 @@ BEGIN
 			-- (an operator's insert held a slot until 2999); nested, the
 			-- capability is asked only of such a hold
 			IF NEW.status OPERATOR(pg_catalog.=) 'held'
-			   AND NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.statement_timestamp() OPERATOR(pg_catalog.+) interval '24 hours') THEN
+			   AND NEW.hold_expires_at OPERATOR(pg_catalog.>) (protector_internal.statement_now() OPERATOR(pg_catalog.+) interval '24 hours') THEN
 				PERFORM protector_internal.refuse_long_hold(NEW.organization_id, NEW.hold_expires_at);
 			END IF;
 			RETURN NEW;
@@ -2356,10 +2356,10 @@ BEGIN
 		NEW.cancellation_reason := NULL;
 		IF NEW.status OPERATOR(pg_catalog.<>) 'held' THEN
 			NEW.hold_expires_at := NULL;
-		ELSIF NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.statement_timestamp() OPERATOR(pg_catalog.+) interval '24 hours') THEN
+		ELSIF NEW.hold_expires_at OPERATOR(pg_catalog.>) (protector_internal.statement_now() OPERATOR(pg_catalog.+) interval '24 hours') THEN
 			-- (a customer's role never corrects bookings: always refused)
 			PERFORM protector_internal.refuse_long_hold(NEW.organization_id, NEW.hold_expires_at);
-		ELSIF NEW.hold_expires_at OPERATOR(pg_catalog.<=) pg_catalog.statement_timestamp() THEN
+		ELSIF NEW.hold_expires_at OPERATOR(pg_catalog.<=) protector_internal.statement_now() THEN
 			-- (a hold over already occupies nothing, and confirmed it was
 			-- a booking past the open-requests limit and the slot's rules)
 			PERFORM protector.raise('invalid_parameter', 'a hold ends after now',
@@ -2375,7 +2375,7 @@ BEGIN
 	-- held a slot until 2999); asked once the caller's role may write it
 	-- (here, and below for an agent who may confirm)
 	v_long_hold := NEW.status OPERATOR(pg_catalog.=) 'held' AND NEW.hold_expires_at IS DISTINCT FROM OLD.hold_expires_at
-				   AND NEW.hold_expires_at OPERATOR(pg_catalog.>) (pg_catalog.statement_timestamp() OPERATOR(pg_catalog.+) interval '24 hours');
+				   AND NEW.hold_expires_at OPERATOR(pg_catalog.>) (protector_internal.statement_now() OPERATOR(pg_catalog.+) interval '24 hours');
 	-- an expired hold, or one this update ends, occupies nothing, here or
 	-- at a new time: not moved, as reschedule_booking does not move it (it
 	-- would meet no booking there, and be refused only when confirmed)
@@ -4247,7 +4247,7 @@ BEGIN
 		-- (from the statement that holds: a script's long transaction, or a
 		-- prepared one, stored a hold over before it was made; a clock
 		-- review)
-		v_hold := pg_catalog.statement_timestamp() OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => p_hold_minutes);
+		v_hold := protector_internal.statement_now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => p_hold_minutes);
 	END IF;
 
 	IF NOT (protector_internal.caller_is_trusted()
@@ -11164,14 +11164,14 @@ BEGIN
 			-- (the lease from the claiming statement: a worker's
 			-- transaction open a while was handed a lease already over,
 			-- and the next claim counted an attempt that was under way)
-			SET status = 'sending', claimed_at = pg_catalog.statement_timestamp(),
+			SET status = 'sending', claimed_at = protector_internal.statement_now(),
 				-- (a claim for another customer than the last claim's starts
 				-- the tries again, numbered on: another message, with another
 				-- key, that the last one's late report is not taken for)
 				attempts = CASE WHEN due.handed THEN 1 ELSE r.attempts OPERATOR(pg_catalog.+) 1 END,
 				earlier_claims = CASE WHEN due.handed THEN protector_internal.claims_made(r.earlier_claims, r.attempts)
 									  ELSE r.earlier_claims END,
-				claimed_for = due.customer_id, lease_until = pg_catalog.statement_timestamp() OPERATOR(pg_catalog.+) v_lease,
+				claimed_for = due.customer_id, lease_until = protector_internal.statement_now() OPERATOR(pg_catalog.+) v_lease,
 				-- (a claim for another customer than the last: the last one's
 				-- error, which may quote their address, is not this claim's)
 				last_error = CASE WHEN r.claimed_for IS NOT DISTINCT FROM due.customer_id THEN r.last_error END
@@ -11330,7 +11330,8 @@ BEGIN
 	END IF;
 	IF p_ok THEN
 		UPDATE protector.booking_reminders x
-		SET status = 'sent', sent_at = pg_catalog.now(), lease_until = NULL, last_error = NULL
+		-- (never before its claim, stamped as the statement's too)
+		SET status = 'sent', sent_at = protector_internal.statement_now(), lease_until = NULL, last_error = NULL
 		WHERE x.id OPERATOR(pg_catalog.=) p_id
 		RETURNING * INTO r;
 	ELSIF v_late THEN
@@ -17574,11 +17575,24 @@ COMMENT ON FUNCTION protector_internal.json_is_clean(jsonb) IS
 'False when a string or key anywhere in the JSON value is not clean text (text_is_clean)';
 GRANT EXECUTE ON FUNCTION protector_internal.json_is_clean(jsonb) TO authenticated, service_role;
 
+-- 0.2.0: the instant a booking's rules are judged at and a hold, a
+-- deposit's deadline or a lease is counted from (sql/20_core.sql)
+CREATE FUNCTION protector_internal.statement_now()
+RETURNS timestamptz
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN GREATEST(pg_catalog.statement_timestamp(), pg_catalog.now());
+COMMENT ON FUNCTION protector_internal.statement_now() IS
+'The later of the statement''s and the transaction''s start: when a booking''s rules are judged and a hold, deadline or lease is counted from';
+GRANT EXECUTE ON FUNCTION protector_internal.statement_now() TO authenticated, service_role;
+
 CREATE FUNCTION protector_internal.deposit_due_by(p_deposit jsonb, p_start timestamptz)
 RETURNS timestamptz
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
-RETURN LEAST(pg_catalog.now() OPERATOR(pg_catalog.+)
+-- (from the statement that books: a script's long transaction stored a
+-- deadline already passed, and its booking was cancelled at once)
+RETURN LEAST(protector_internal.statement_now() OPERATOR(pg_catalog.+)
 			 pg_catalog.make_interval(secs => protector_internal.deposit_hours(p_deposit) OPERATOR(pg_catalog.*) 3600),
 			 p_start);
 COMMENT ON FUNCTION protector_internal.deposit_due_by(jsonb, timestamptz) IS
@@ -19634,7 +19648,6 @@ CREATE TRIGGER times_are_finite BEFORE INSERT OR UPDATE OF read_at ON protector.
 CREATE TRIGGER times_are_finite BEFORE INSERT OR UPDATE OF deleted_at ON protector.venues
 	FOR EACH ROW WHEN (NOT pg_catalog.isfinite(NEW.deleted_at))
 	EXECUTE FUNCTION protector_internal.refuse_infinite_times('deleted_at');
-
 
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;

@@ -83,7 +83,9 @@ remaining_places(ServiceRules *rules, Slot *slot, OccupancyProfile *profile)
  * The instant a service's rules (a start not in the past, min_notice,
  * max_advance) are judged at: the start of the caller's statement, not of
  * its transaction, which in a script's long transaction or a prepared
- * one was minutes old and let it book a slot that had already ended.
+ * one was minutes old and let it book a slot that had already ended; and
+ * never before the transaction's (a procedure's COMMIT starts one later
+ * than its CALL's statement).  protector_internal.statement_now() in SQL.
  * The same within a statement, so a list and the check of a start from it
  * agree; occupancy (an expired hold) is still judged at the transaction's
  * start, as the reservation check judges it.
@@ -91,7 +93,7 @@ remaining_places(ServiceRules *rules, Slot *slot, OccupancyProfile *profile)
 static inline TimestampTz
 rules_now(void)
 {
-	return GetCurrentStatementStartTimestamp();
+	return Max(GetCurrentStatementStartTimestamp(), GetCurrentTransactionStartTimestamp());
 }
 
 /*

@@ -239,7 +239,7 @@ GRANT ALL ON d TO authenticated, service_role;
 SELECT tests.authenticate_as('m_operator');
 INSERT INTO d SELECT 'percent', (protector.create_booking('0a130000-0000-4000-8000-0000000005a3',
 	'0a130000-0000-4000-8000-00000000c001', pg_temp.t(13), 4) ->> 'id')::uuid;
-SELECT results_eq($$SELECT status::text, deposit_amount, payment_due_by = now() + interval '2 hours' FROM protector.bookings
+SELECT results_eq($$SELECT status::text, deposit_amount, tests.taken_in_transaction(payment_due_by - interval '2 hours') FROM protector.bookings
 					WHERE id = (SELECT id FROM d WHERE label = 'percent')$$,
 	$$VALUES ('pending', 30.00, true)$$,
 	'a booking of a service with a 25% deposit: pending, 25% x 120 = 30 due within 2 hours');

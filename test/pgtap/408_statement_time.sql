@@ -1,13 +1,15 @@
 -- What a review of time inside transactions found (the sixtieth stop): a
--- service's rules, a hold's length and a reminder's lease were measured
--- from the start of the caller's transaction, so a script's transaction
--- open a while (or a prepared one) booked slots that had already ended,
--- came too soon for min_notice, stored a hold over before it was made,
--- and handed a worker a lease already run out.  They are measured from
--- the statement that books, holds or claims now.  This file is one
--- transaction: the second below passes between its start and the calls.
+-- service's rules, a hold's length, a deposit's deadline and a reminder's
+-- lease were measured from the start of the caller's transaction, so a
+-- script's transaction open a while (or a prepared one) booked slots that
+-- had already ended, came too soon for min_notice, stored a hold over
+-- before it was made and a deadline already passed, and handed a worker a
+-- lease already run out.  They are measured from the statement that
+-- books, holds or claims now (and never from before its transaction:
+-- test/sql/032_procedure_time.sql).  This file is one transaction: the
+-- second below passes between its start and the calls.
 BEGIN;
-SELECT plan(6);
+SELECT plan(8);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT tests.create_supabase_user('st_owner') IS NOT NULL \g /dev/null
@@ -48,6 +50,19 @@ SELECT is((SELECT pg_catalog.array_agg(lease_until = statement_timestamp() + int
 	ARRAY[true], 'a claimed reminder''s lease runs from the claim');
 SELECT is((SELECT lease_until - claimed_at FROM protector.booking_reminders WHERE booking_id = :'booked' AND status = 'sending'),
 	interval '10 seconds', '... as its claimed_at says');
+SELECT id AS reminder FROM protector.booking_reminders WHERE booking_id = :'booked' AND status = 'sending' \gset
+SELECT protector.complete_reminder(:'reminder', true) IS NOT NULL AS completed \gset
+SELECT is((SELECT sent_at >= claimed_at FROM protector.booking_reminders WHERE id = :'reminder'), true,
+	'... and one reported sent in the same transaction was not sent before it was claimed');
+SELECT tests.clear_authentication();
+
+-- a deposit's deadline from the statement that books
+SELECT tests.authenticate_as('st_owner');
+SELECT protector.create_service(:'venue', 'Deposit', '1 hour', p_slot_interval => '1 hour', p_price => 100,
+								p_settings => '{"deposit": {"percent": 25, "deadline_hours": 1}}') ->> 'id' AS deposit \gset
+SELECT protector.create_booking(:'deposit', :'cara', :'slot', 1) ->> 'id' AS owing, statement_timestamp() AS owing_statement \gset
+SELECT is((SELECT payment_due_by FROM protector.bookings WHERE id = :'owing'), :'owing_statement'::timestamptz + interval '1 hour',
+	'a deposit due in an hour is due an hour after the statement that books, not after the transaction''s start');
 SELECT tests.clear_authentication();
 
 SELECT * FROM finish();

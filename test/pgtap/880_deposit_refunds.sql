@@ -39,7 +39,7 @@ CREATE FUNCTION pg_temp.id(p text) RETURNS uuid LANGUAGE sql AS $$ SELECT id FRO
 CREATE FUNCTION pg_temp.money(p text) RETURNS text LANGUAGE sql AS $$
 	SELECT format('%s paid %s of %s, deposit %s, %s', status, amount_paid, total_price, deposit_amount,
 				  CASE WHEN payment_due_by IS NULL THEN 'no deadline'
-					   WHEN payment_due_by = now() + interval '2 hours' THEN 'due in 2 hours'
+					   WHEN tests.taken_in_transaction(payment_due_by - interval '2 hours') THEN 'due in 2 hours'
 					   ELSE 'due ' || payment_due_by END)
 	FROM protector.bookings WHERE id = pg_temp.id(p)
 $$;
