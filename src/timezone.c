@@ -11,8 +11,8 @@
  * used as offsets have no DST rules a venue could rely on.
  *
  * The valid names are those pg_timezone_names lists: the zone files of
- * the server's tz directory.  A name is checked by loading that one zone
- * (pg_tzset, which PostgreSQL caches per backend) and comparing the
+ * the server's tz directory.  A name is checked by opening that one file
+ * (pg_open_tzfile, reading its headers: nothing kept) and comparing the
  * spelling the directory gives it; only a name that could also be read as
  * a POSIX spec (one with a digit: "EST5EDT" and "Etc/GMT+5" are files,
  * "XYZ5" and "A/B5" are not) is looked up in the list of all names, loaded
@@ -25,6 +25,8 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <unistd.h>
 
 #include "access/xact.h"
 #include "fmgr.h"
@@ -95,17 +97,79 @@ could_be_posix_spec(const char *name)
 	return strpbrk(name, "0123456789") != NULL;
 }
 
+/* PostgreSQL's own (src/timezone/pgtz.c): exported, in no installed header */
+extern int	pg_open_tzfile(const char *name, char *canonname);
+
+/* a TZif header's count at offset off (big-endian, as zic writes it) */
+static uint32
+tzif_count(const unsigned char *header, int off)
+{
+	return ((uint32) header[off] << 24) | ((uint32) header[off + 1] << 16) |
+		((uint32) header[off + 2] << 8) | (uint32) header[off + 3];
+}
+
+#define TZIF_HEADER 44
+
 /*
- * Is name, spelled exactly so, a usable zone file?  pg_tzset() finds files
- * regardless of letter case and names the zone as the directory spells it.
+ * Is there a zone file of name, and into canon (TZ_STRLEN_MAX + 1 bytes)
+ * its spelling in the directory (found regardless of letter case), that
+ * keeps time without leap seconds (pg_tz_acceptable()'s rule: a zone under
+ * right/ counts them)?  Reads the file's headers only: pg_tzset() would
+ * keep the zone loaded for the backend's life, some 24 kB a name, and a
+ * caller asking of every zone grew each pooled connection by some 30 MB
+ * (an attack on memory).  The leap seconds are counted in the header of
+ * the 32-bit data and, in a file of version 2 or later, in the one after
+ * that data (a "slim" file leaves the first empty).
  */
+static bool
+zone_file(const char *name, char *canon)
+{
+	unsigned char header[TZIF_HEADER];
+	uint32		leaps = 0;
+	off_t		second = 0;
+	int			fd = pg_open_tzfile(name, canon);
+
+	if (fd < 0)
+		return false;
+	for (int i = 0; i < 2; i++)
+	{
+		uint32		isut,
+					isstd,
+					timecnt,
+					typecnt,
+					charcnt,
+					leapcnt;
+
+		if (pread(fd, header, TZIF_HEADER, second) != TZIF_HEADER || memcmp(header, "TZif", 4) != 0)
+		{
+			close(fd);
+			return false;
+		}
+		isut = tzif_count(header, 20);
+		isstd = tzif_count(header, 24);
+		leapcnt = tzif_count(header, 28);
+		timecnt = tzif_count(header, 32);
+		typecnt = tzif_count(header, 36);
+		charcnt = tzif_count(header, 40);
+		leaps |= leapcnt;
+		/* version 1 has the 32-bit data alone */
+		if (i > 0 || header[4] == '\0' || timecnt > 0x1000000 || typecnt > 256 ||
+			charcnt > 0x10000 || leapcnt > 0x10000 || isut > 256 || isstd > 256)
+			break;
+		second = TZIF_HEADER + (off_t) timecnt * 5 + (off_t) typecnt * 6 + charcnt +
+			(off_t) leapcnt * 8 + isstd + isut;
+	}
+	close(fd);
+	return leaps == 0;
+}
+
+/* Is name, spelled exactly so, a usable zone file? */
 static bool
 is_zone_file(const char *name)
 {
-	pg_tz	   *tz = pg_tzset(name);
+	char		canon[TZ_STRLEN_MAX + 1];
 
-	return tz != NULL && pg_tz_acceptable(tz) &&
-		strcmp(pg_get_timezone_name(tz), name) == 0;
+	return zone_file(name, canon) && strcmp(canon, name) == 0;
 }
 
 bool
@@ -282,9 +346,9 @@ zone_spelled_otherwise(const char *name)
 		return NULL;
 	if (!could_be_posix_spec(name))
 	{
-		pg_tz	   *tz = pg_tzset(name);
+		char		canon[TZ_STRLEN_MAX + 1];
 
-		return tz != NULL ? pg_get_timezone_name(tz) : NULL;
+		return zone_file(name, canon) ? pstrdup(canon) : NULL;
 	}
 	hash_seq_init(&seq, zone_names());
 	while ((entry = (TzNameEntry *) hash_seq_search(&seq)) != NULL)
