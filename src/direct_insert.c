@@ -285,7 +285,13 @@ direct_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 	{
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
-			protector_direct_close_all();
+			{
+				/* (in memory the transaction frees: notify_xact_callback) */
+				MemoryContext caller = MemoryContextSwitchTo(TopTransactionContext);
+
+				protector_direct_close_all();
+				MemoryContextSwitchTo(caller);
+			}
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
