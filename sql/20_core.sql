@@ -457,19 +457,22 @@ RETURN CASE WHEN pg_catalog.length(p_text) OPERATOR(pg_catalog.<=) p_max THEN p_
 COMMENT ON FUNCTION protector_internal.quoted_text(text, integer) IS
 'A value''s text as a message quotes it: cut after p_max characters, ending "..." where cut';
 
--- The instant a booking's rules are judged at and a hold, a deposit's
--- deadline or a lease is counted from: the caller's statement, not its
--- transaction, whose start in a script's long transaction (or a prepared
--- one) was minutes old; and never before the transaction (a procedure's
--- COMMIT starts one later than its CALL's statement).  src/availability.c
--- judges a start's rules at the same instant.
-CREATE FUNCTION protector_internal.statement_now()
+-- The moment a booking's rules are judged at and a hold, a deposit's
+-- deadline or a lease is counted from: the clock's, not the start of the
+-- caller's transaction (now()), which in a script's long transaction, a
+-- prepared one or a long DO block was minutes old (a slot that had ended
+-- was booked, a hold stored over before it was made); never before the
+-- transaction's start, should the clock step back.  src/availability.c
+-- judges a start's rules the same way (rules_now).  VOLATILE: a plan
+-- compares a column with it row by row, so callers that search by it
+-- read it once into a variable, which an index can use.
+CREATE FUNCTION protector_internal.clock_now()
 RETURNS timestamptz
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE sql VOLATILE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN GREATEST(pg_catalog.statement_timestamp(), pg_catalog.now());
-COMMENT ON FUNCTION protector_internal.statement_now() IS
-'The later of the statement''s and the transaction''s start: when a booking''s rules are judged and a hold, deadline or lease is counted from';
+RETURN GREATEST(pg_catalog.clock_timestamp(), pg_catalog.now());
+COMMENT ON FUNCTION protector_internal.clock_now() IS
+'The clock''s time, never before the transaction''s start: when a booking''s rules are judged and a hold, deadline or lease is counted from';
 
 -- A date or time as messages quote it, whatever the caller's DateStyle and
 -- TimeZone ('SQL, DMY' read 02/01/2027 for 2027-01-02); NULL as NULL

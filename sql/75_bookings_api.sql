@@ -419,7 +419,7 @@ BEGIN
 			-- (an operator's insert held a slot until 2999); nested, the
 			-- capability is asked only of such a hold
 			IF NEW.status OPERATOR(pg_catalog.=) 'held'
-			   AND NEW.hold_expires_at OPERATOR(pg_catalog.>) (protector_internal.statement_now() OPERATOR(pg_catalog.+) interval '24 hours') THEN
+			   AND NEW.hold_expires_at OPERATOR(pg_catalog.>) (protector_internal.clock_now() OPERATOR(pg_catalog.+) interval '24 hours') THEN
 				PERFORM protector_internal.refuse_long_hold(NEW.organization_id, NEW.hold_expires_at);
 			END IF;
 			RETURN NEW;
@@ -444,10 +444,10 @@ BEGIN
 		NEW.cancellation_reason := NULL;
 		IF NEW.status OPERATOR(pg_catalog.<>) 'held' THEN
 			NEW.hold_expires_at := NULL;
-		ELSIF NEW.hold_expires_at OPERATOR(pg_catalog.>) (protector_internal.statement_now() OPERATOR(pg_catalog.+) interval '24 hours') THEN
+		ELSIF NEW.hold_expires_at OPERATOR(pg_catalog.>) (protector_internal.clock_now() OPERATOR(pg_catalog.+) interval '24 hours') THEN
 			-- (a customer's role never corrects bookings: always refused)
 			PERFORM protector_internal.refuse_long_hold(NEW.organization_id, NEW.hold_expires_at);
-		ELSIF NEW.hold_expires_at OPERATOR(pg_catalog.<=) protector_internal.statement_now() THEN
+		ELSIF NEW.hold_expires_at OPERATOR(pg_catalog.<=) protector_internal.clock_now() THEN
 			-- (a hold over already occupies nothing, and confirmed it was
 			-- a booking past the open-requests limit and the slot's rules)
 			PERFORM protector.raise('invalid_parameter', 'a hold ends after now',
@@ -463,7 +463,7 @@ BEGIN
 	-- held a slot until 2999); asked once the caller's role may write it
 	-- (here, and below for an agent who may confirm)
 	v_long_hold := NEW.status OPERATOR(pg_catalog.=) 'held' AND NEW.hold_expires_at IS DISTINCT FROM OLD.hold_expires_at
-				   AND NEW.hold_expires_at OPERATOR(pg_catalog.>) (protector_internal.statement_now() OPERATOR(pg_catalog.+) interval '24 hours');
+				   AND NEW.hold_expires_at OPERATOR(pg_catalog.>) (protector_internal.clock_now() OPERATOR(pg_catalog.+) interval '24 hours');
 	-- an expired hold, or one this update ends, occupies nothing, here or
 	-- at a new time: not moved, as reschedule_booking does not move it (it
 	-- would meet no booking there, and be refused only when confirmed)
@@ -1306,10 +1306,10 @@ BEGIN
 				pg_catalog.format('Got %s.', p_hold_minutes));
 		END IF;
 		v_status := 'held';
-		-- (from the statement that holds: a script's long transaction, or a
-		-- prepared one, stored a hold over before it was made; a clock
-		-- review)
-		v_hold := protector_internal.statement_now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => p_hold_minutes);
+		-- (from the moment it is made, clock_now: a script's long
+		-- transaction, or a prepared one, stored a hold over before it was
+		-- made; a clock review)
+		v_hold := protector_internal.clock_now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => p_hold_minutes);
 	END IF;
 
 	IF NOT (protector_internal.caller_is_trusted()

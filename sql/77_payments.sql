@@ -793,15 +793,15 @@ COMMENT ON FUNCTION protector_internal.deposit_hours(jsonb) IS
 'Internal: settings.deposit.deadline_hours as read: held to a minute to 8760 hours, default 24';
 
 -- When a deposit asked now is due: settings.deposit.deadline_hours
--- (default 24) from now (statement_now), and never later than the
--- booking's start.
+-- (default 24) from now (clock_now), and never later than the booking's
+-- start.
 CREATE FUNCTION protector_internal.deposit_due_by(p_deposit jsonb, p_start timestamptz)
 RETURNS timestamptz
-LANGUAGE sql STABLE
+LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
--- (from the statement that books: a script's long transaction stored a
--- deadline already passed, and its booking was cancelled at once)
-RETURN LEAST(protector_internal.statement_now() OPERATOR(pg_catalog.+)
+-- (from the moment it books, clock_now: a script's long transaction
+-- stored a deadline already passed, and its booking was cancelled at once)
+RETURN LEAST(protector_internal.clock_now() OPERATOR(pg_catalog.+)
 			 pg_catalog.make_interval(secs => protector_internal.deposit_hours(p_deposit) OPERATOR(pg_catalog.*) 3600),
 			 p_start);
 COMMENT ON FUNCTION protector_internal.deposit_due_by(jsonb, timestamptz) IS

@@ -738,24 +738,28 @@ RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	-- (leases and starts by the clock, as claims count them; read once,
+	-- for the indexes)
+	v_now timestamptz := protector_internal.clock_now();
 BEGIN
 	-- a lease that ran out is a failed attempt: the worker did not report
 	UPDATE protector.booking_reminders r
 	SET status = CASE WHEN r.attempts OPERATOR(pg_catalog.>=) protector_internal.reminder_max_attempts(r.organization_id)
 					  THEN 'failed' ELSE 'pending' END,
-		next_attempt_at = pg_catalog.now() OPERATOR(pg_catalog.+) protector_internal.reminder_backoff(r.attempts),
+		next_attempt_at = v_now OPERATOR(pg_catalog.+) protector_internal.reminder_backoff(r.attempts),
 		lease_until = NULL,
 		last_error = protector_internal.lease_expired_error()
 	FROM (SELECT x.id FROM protector.booking_reminders x
-		  WHERE x.status OPERATOR(pg_catalog.=) 'sending' AND x.lease_until OPERATOR(pg_catalog.<=) pg_catalog.now()
+		  WHERE x.status OPERATOR(pg_catalog.=) 'sending' AND x.lease_until OPERATOR(pg_catalog.<=) v_now
 		  ORDER BY x.lease_until LIMIT 1000 FOR UPDATE SKIP LOCKED) s
 	WHERE r.id OPERATOR(pg_catalog.=) s.id;
 	-- too late to remind
 	UPDATE protector.booking_reminders r
 	SET status = 'expired'
 	FROM (SELECT x.id FROM protector.booking_reminders x
-		  WHERE x.status OPERATOR(pg_catalog.=) 'pending' AND x.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()
-			AND x.starts_at OPERATOR(pg_catalog.<=) pg_catalog.now()
+		  WHERE x.status OPERATOR(pg_catalog.=) 'pending' AND x.next_attempt_at OPERATOR(pg_catalog.<=) v_now
+			AND x.starts_at OPERATOR(pg_catalog.<=) v_now
 		  ORDER BY x.next_attempt_at LIMIT 1000 FOR UPDATE SKIP LOCKED) s
 	WHERE r.id OPERATOR(pg_catalog.=) s.id;
 END
@@ -809,6 +813,11 @@ DECLARE
 	-- compares as 30 and 24 hours, and '1200 mon -3110399990 seconds',
 	-- "10 seconds", leased for 524 days; its negative, for none)
 	v_lease interval := (pg_catalog.now() OPERATOR(pg_catalog.+) p_lease) OPERATOR(pg_catalog.-) pg_catalog.now();
+	-- (what is due and what is too late judged, and the lease counted, by
+	-- the clock: a worker's transaction open a while was handed a lease
+	-- already over, and a reminder whose booking had started; read once,
+	-- for the indexes)
+	v_now timestamptz := protector_internal.clock_now();
 BEGIN
 	PERFORM protector_internal.require_worker('claim_due_reminders');
 	IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 1000 THEN
@@ -830,8 +839,8 @@ BEGIN
 		FROM protector.booking_reminders x
 		JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) x.organization_id
 								  AND b.id OPERATOR(pg_catalog.=) x.booking_id
-		WHERE x.status OPERATOR(pg_catalog.=) 'pending' AND x.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()
-		  AND x.starts_at OPERATOR(pg_catalog.>) pg_catalog.now()
+		WHERE x.status OPERATOR(pg_catalog.=) 'pending' AND x.next_attempt_at OPERATOR(pg_catalog.<=) v_now
+		  AND x.starts_at OPERATOR(pg_catalog.>) v_now
 		  -- (sent_to asked first: a reminder never sent reached nobody, and
 		  -- the function, asked of every due reminder of every tenant, made
 		  -- a claim's time grow with them all)
@@ -839,7 +848,7 @@ BEGIN
 		  AND protector_internal.reminder_reached(x.organization_id, x.sent_to, b.customer_id)
 		FOR UPDATE OF x SKIP LOCKED FOR SHARE OF b SKIP LOCKED)
 	UPDATE protector.booking_reminders r
-	SET status = 'sent', sent_at = pg_catalog.now(), last_error = NULL
+	SET status = 'sent', sent_at = v_now, last_error = NULL
 	FROM reached WHERE r.id OPERATOR(pg_catalog.=) reached.id;
 	-- the due ones, oldest first, each to one caller
 	-- (the booking shared-locked too, skipped while a change of it is in
@@ -858,8 +867,8 @@ BEGIN
 			FROM protector.booking_reminders x
 			JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) x.organization_id
 									  AND b.id OPERATOR(pg_catalog.=) x.booking_id
-			WHERE x.status OPERATOR(pg_catalog.=) 'pending' AND x.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()
-			  AND x.starts_at OPERATOR(pg_catalog.>) pg_catalog.now()
+			WHERE x.status OPERATOR(pg_catalog.=) 'pending' AND x.next_attempt_at OPERATOR(pg_catalog.<=) v_now
+			  AND x.starts_at OPERATOR(pg_catalog.>) v_now
 			  -- (one that came back to a customer it reached since the
 			  -- statement above: the next claim marks it)
 			  AND (x.sent_to IS NULL OR NOT protector_internal.reminder_reached(x.organization_id, x.sent_to, b.customer_id))
@@ -867,17 +876,14 @@ BEGIN
 			FOR UPDATE OF x SKIP LOCKED FOR SHARE OF b SKIP LOCKED),
 		taken AS (
 			UPDATE protector.booking_reminders r
-			-- (the lease from the claiming statement: a worker's
-			-- transaction open a while was handed a lease already over,
-			-- and the next claim counted an attempt that was under way)
-			SET status = 'sending', claimed_at = protector_internal.statement_now(),
+			SET status = 'sending', claimed_at = v_now,
 				-- (a claim for another customer than the last claim's starts
 				-- the tries again, numbered on: another message, with another
 				-- key, that the last one's late report is not taken for)
 				attempts = CASE WHEN due.handed THEN 1 ELSE r.attempts OPERATOR(pg_catalog.+) 1 END,
 				earlier_claims = CASE WHEN due.handed THEN protector_internal.claims_made(r.earlier_claims, r.attempts)
 									  ELSE r.earlier_claims END,
-				claimed_for = due.customer_id, lease_until = protector_internal.statement_now() OPERATOR(pg_catalog.+) v_lease,
+				claimed_for = due.customer_id, lease_until = v_now OPERATOR(pg_catalog.+) v_lease,
 				-- (a claim for another customer than the last: the last one's
 				-- error, which may quote their address, is not this claim's)
 				last_error = CASE WHEN r.claimed_for IS NOT DISTINCT FROM due.customer_id THEN r.last_error END
@@ -950,6 +956,7 @@ DECLARE
 	v_error text;
 	v_current boolean;	-- its booking still confirmed for its time
 	v_customer uuid;	-- its booking's customer now
+	v_now timestamptz := protector_internal.clock_now();	-- (as claims judge)
 BEGIN
 	PERFORM protector_internal.require_worker('complete_reminder');
 	IF p_id IS NULL OR p_ok IS NULL THEN
@@ -1007,11 +1014,11 @@ BEGIN
 	-- them, it is not sent to them twice.
 	-- (not one cancelled or expired since its lease ran out: its late
 	-- report records what happened and brings nothing back; a review)
-	IF v_current AND v_customer IS NOT NULL AND r.starts_at OPERATOR(pg_catalog.>) pg_catalog.now()
+	IF v_current AND v_customer IS NOT NULL AND r.starts_at OPERATOR(pg_catalog.>) v_now
 	   AND r.status OPERATOR(pg_catalog.<>) ALL ('{cancelled,expired}')
 	   AND protector_internal.reminder_handed(r.organization_id, r.claimed_for, v_customer) THEN
 		UPDATE protector.booking_reminders x
-		SET status = 'pending', next_attempt_at = pg_catalog.now(), lease_until = NULL, last_error = NULL,
+		SET status = 'pending', next_attempt_at = v_now, lease_until = NULL, last_error = NULL,
 			claimed_at = NULL, claimed_for = NULL, attempts = 0,
 			earlier_claims = protector_internal.claims_made(x.earlier_claims, x.attempts),
 			sent_to = CASE WHEN p_ok THEN protector_internal.reached_also(x.sent_to, x.claimed_for) ELSE x.sent_to END
@@ -1036,8 +1043,8 @@ BEGIN
 	END IF;
 	IF p_ok THEN
 		UPDATE protector.booking_reminders x
-		-- (never before its claim, stamped as the statement's too)
-		SET status = 'sent', sent_at = protector_internal.statement_now(), lease_until = NULL, last_error = NULL
+		-- (never before its claim, by the clock too)
+		SET status = 'sent', sent_at = v_now, lease_until = NULL, last_error = NULL
 		WHERE x.id OPERATOR(pg_catalog.=) p_id
 		RETURNING * INTO r;
 	ELSIF v_late THEN
@@ -1055,7 +1062,7 @@ BEGIN
 						  WHEN x.attempts OPERATOR(pg_catalog.>=) protector_internal.reminder_max_attempts(x.organization_id)
 						  THEN 'failed' ELSE 'pending' END,
 			cancelled_reason = CASE WHEN NOT v_current THEN 'booking no longer confirmed for this time' END,
-			next_attempt_at = pg_catalog.now() OPERATOR(pg_catalog.+) protector_internal.reminder_backoff(x.attempts),
+			next_attempt_at = v_now OPERATOR(pg_catalog.+) protector_internal.reminder_backoff(x.attempts),
 			lease_until = NULL, last_error = v_error
 		WHERE x.id OPERATOR(pg_catalog.=) p_id
 		RETURNING * INTO r;

@@ -137,7 +137,7 @@ GRANT EXECUTE ON FUNCTION
 	protector_internal.setting_number(jsonb, numeric, numeric, numeric),
 	protector_internal.deposit_hours(jsonb),
 	protector_internal.names_text(text[]),
-	protector_internal.statement_now(),
+	protector_internal.clock_now(),
 	protector_internal.iso_text(date),
 	protector_internal.iso_text(timestamptz),
 	protector_internal.iso_text(tstzrange),

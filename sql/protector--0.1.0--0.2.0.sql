@@ -2331,7 +2331,7 @@ BEGIN
 			-- (an operator's insert held a slot until 2999); nested, the
 			-- capability is asked only of such a hold
 			IF NEW.status OPERATOR(pg_catalog.=) 'held'
-			   AND NEW.hold_expires_at OPERATOR(pg_catalog.>) (protector_internal.statement_now() OPERATOR(pg_catalog.+) interval '24 hours') THEN
+			   AND NEW.hold_expires_at OPERATOR(pg_catalog.>) (protector_internal.clock_now() OPERATOR(pg_catalog.+) interval '24 hours') THEN
 				PERFORM protector_internal.refuse_long_hold(NEW.organization_id, NEW.hold_expires_at);
 			END IF;
 			RETURN NEW;
@@ -2356,10 +2356,10 @@ BEGIN
 		NEW.cancellation_reason := NULL;
 		IF NEW.status OPERATOR(pg_catalog.<>) 'held' THEN
 			NEW.hold_expires_at := NULL;
-		ELSIF NEW.hold_expires_at OPERATOR(pg_catalog.>) (protector_internal.statement_now() OPERATOR(pg_catalog.+) interval '24 hours') THEN
+		ELSIF NEW.hold_expires_at OPERATOR(pg_catalog.>) (protector_internal.clock_now() OPERATOR(pg_catalog.+) interval '24 hours') THEN
 			-- (a customer's role never corrects bookings: always refused)
 			PERFORM protector_internal.refuse_long_hold(NEW.organization_id, NEW.hold_expires_at);
-		ELSIF NEW.hold_expires_at OPERATOR(pg_catalog.<=) protector_internal.statement_now() THEN
+		ELSIF NEW.hold_expires_at OPERATOR(pg_catalog.<=) protector_internal.clock_now() THEN
 			-- (a hold over already occupies nothing, and confirmed it was
 			-- a booking past the open-requests limit and the slot's rules)
 			PERFORM protector.raise('invalid_parameter', 'a hold ends after now',
@@ -2375,7 +2375,7 @@ BEGIN
 	-- held a slot until 2999); asked once the caller's role may write it
 	-- (here, and below for an agent who may confirm)
 	v_long_hold := NEW.status OPERATOR(pg_catalog.=) 'held' AND NEW.hold_expires_at IS DISTINCT FROM OLD.hold_expires_at
-				   AND NEW.hold_expires_at OPERATOR(pg_catalog.>) (protector_internal.statement_now() OPERATOR(pg_catalog.+) interval '24 hours');
+				   AND NEW.hold_expires_at OPERATOR(pg_catalog.>) (protector_internal.clock_now() OPERATOR(pg_catalog.+) interval '24 hours');
 	-- an expired hold, or one this update ends, occupies nothing, here or
 	-- at a new time: not moved, as reschedule_booking does not move it (it
 	-- would meet no booking there, and be refused only when confirmed)
@@ -4244,10 +4244,10 @@ BEGIN
 				pg_catalog.format('Got %s.', p_hold_minutes));
 		END IF;
 		v_status := 'held';
-		-- (from the statement that holds: a script's long transaction, or a
-		-- prepared one, stored a hold over before it was made; a clock
-		-- review)
-		v_hold := protector_internal.statement_now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => p_hold_minutes);
+		-- (from the moment it is made, clock_now: a script's long
+		-- transaction, or a prepared one, stored a hold over before it was
+		-- made; a clock review)
+		v_hold := protector_internal.clock_now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => p_hold_minutes);
 	END IF;
 
 	IF NOT (protector_internal.caller_is_trusted()
@@ -11060,24 +11060,28 @@ RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	-- (leases and starts by the clock, as claims count them; read once,
+	-- for the indexes)
+	v_now timestamptz := protector_internal.clock_now();
 BEGIN
 	-- a lease that ran out is a failed attempt: the worker did not report
 	UPDATE protector.booking_reminders r
 	SET status = CASE WHEN r.attempts OPERATOR(pg_catalog.>=) protector_internal.reminder_max_attempts(r.organization_id)
 					  THEN 'failed' ELSE 'pending' END,
-		next_attempt_at = pg_catalog.now() OPERATOR(pg_catalog.+) protector_internal.reminder_backoff(r.attempts),
+		next_attempt_at = v_now OPERATOR(pg_catalog.+) protector_internal.reminder_backoff(r.attempts),
 		lease_until = NULL,
 		last_error = protector_internal.lease_expired_error()
 	FROM (SELECT x.id FROM protector.booking_reminders x
-		  WHERE x.status OPERATOR(pg_catalog.=) 'sending' AND x.lease_until OPERATOR(pg_catalog.<=) pg_catalog.now()
+		  WHERE x.status OPERATOR(pg_catalog.=) 'sending' AND x.lease_until OPERATOR(pg_catalog.<=) v_now
 		  ORDER BY x.lease_until LIMIT 1000 FOR UPDATE SKIP LOCKED) s
 	WHERE r.id OPERATOR(pg_catalog.=) s.id;
 	-- too late to remind
 	UPDATE protector.booking_reminders r
 	SET status = 'expired'
 	FROM (SELECT x.id FROM protector.booking_reminders x
-		  WHERE x.status OPERATOR(pg_catalog.=) 'pending' AND x.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()
-			AND x.starts_at OPERATOR(pg_catalog.<=) pg_catalog.now()
+		  WHERE x.status OPERATOR(pg_catalog.=) 'pending' AND x.next_attempt_at OPERATOR(pg_catalog.<=) v_now
+			AND x.starts_at OPERATOR(pg_catalog.<=) v_now
 		  ORDER BY x.next_attempt_at LIMIT 1000 FOR UPDATE SKIP LOCKED) s
 	WHERE r.id OPERATOR(pg_catalog.=) s.id;
 END
@@ -11103,6 +11107,11 @@ DECLARE
 	-- compares as 30 and 24 hours, and '1200 mon -3110399990 seconds',
 	-- "10 seconds", leased for 524 days; its negative, for none)
 	v_lease interval := (pg_catalog.now() OPERATOR(pg_catalog.+) p_lease) OPERATOR(pg_catalog.-) pg_catalog.now();
+	-- (what is due and what is too late judged, and the lease counted, by
+	-- the clock: a worker's transaction open a while was handed a lease
+	-- already over, and a reminder whose booking had started; read once,
+	-- for the indexes)
+	v_now timestamptz := protector_internal.clock_now();
 BEGIN
 	PERFORM protector_internal.require_worker('claim_due_reminders');
 	IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 1000 THEN
@@ -11124,8 +11133,8 @@ BEGIN
 		FROM protector.booking_reminders x
 		JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) x.organization_id
 								  AND b.id OPERATOR(pg_catalog.=) x.booking_id
-		WHERE x.status OPERATOR(pg_catalog.=) 'pending' AND x.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()
-		  AND x.starts_at OPERATOR(pg_catalog.>) pg_catalog.now()
+		WHERE x.status OPERATOR(pg_catalog.=) 'pending' AND x.next_attempt_at OPERATOR(pg_catalog.<=) v_now
+		  AND x.starts_at OPERATOR(pg_catalog.>) v_now
 		  -- (sent_to asked first: a reminder never sent reached nobody, and
 		  -- the function, asked of every due reminder of every tenant, made
 		  -- a claim's time grow with them all)
@@ -11133,7 +11142,7 @@ BEGIN
 		  AND protector_internal.reminder_reached(x.organization_id, x.sent_to, b.customer_id)
 		FOR UPDATE OF x SKIP LOCKED FOR SHARE OF b SKIP LOCKED)
 	UPDATE protector.booking_reminders r
-	SET status = 'sent', sent_at = pg_catalog.now(), last_error = NULL
+	SET status = 'sent', sent_at = v_now, last_error = NULL
 	FROM reached WHERE r.id OPERATOR(pg_catalog.=) reached.id;
 	-- the due ones, oldest first, each to one caller
 	-- (the booking shared-locked too, skipped while a change of it is in
@@ -11152,8 +11161,8 @@ BEGIN
 			FROM protector.booking_reminders x
 			JOIN protector.bookings b ON b.organization_id OPERATOR(pg_catalog.=) x.organization_id
 									  AND b.id OPERATOR(pg_catalog.=) x.booking_id
-			WHERE x.status OPERATOR(pg_catalog.=) 'pending' AND x.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()
-			  AND x.starts_at OPERATOR(pg_catalog.>) pg_catalog.now()
+			WHERE x.status OPERATOR(pg_catalog.=) 'pending' AND x.next_attempt_at OPERATOR(pg_catalog.<=) v_now
+			  AND x.starts_at OPERATOR(pg_catalog.>) v_now
 			  -- (one that came back to a customer it reached since the
 			  -- statement above: the next claim marks it)
 			  AND (x.sent_to IS NULL OR NOT protector_internal.reminder_reached(x.organization_id, x.sent_to, b.customer_id))
@@ -11161,17 +11170,14 @@ BEGIN
 			FOR UPDATE OF x SKIP LOCKED FOR SHARE OF b SKIP LOCKED),
 		taken AS (
 			UPDATE protector.booking_reminders r
-			-- (the lease from the claiming statement: a worker's
-			-- transaction open a while was handed a lease already over,
-			-- and the next claim counted an attempt that was under way)
-			SET status = 'sending', claimed_at = protector_internal.statement_now(),
+			SET status = 'sending', claimed_at = v_now,
 				-- (a claim for another customer than the last claim's starts
 				-- the tries again, numbered on: another message, with another
 				-- key, that the last one's late report is not taken for)
 				attempts = CASE WHEN due.handed THEN 1 ELSE r.attempts OPERATOR(pg_catalog.+) 1 END,
 				earlier_claims = CASE WHEN due.handed THEN protector_internal.claims_made(r.earlier_claims, r.attempts)
 									  ELSE r.earlier_claims END,
-				claimed_for = due.customer_id, lease_until = protector_internal.statement_now() OPERATOR(pg_catalog.+) v_lease,
+				claimed_for = due.customer_id, lease_until = v_now OPERATOR(pg_catalog.+) v_lease,
 				-- (a claim for another customer than the last: the last one's
 				-- error, which may quote their address, is not this claim's)
 				last_error = CASE WHEN r.claimed_for IS NOT DISTINCT FROM due.customer_id THEN r.last_error END
@@ -11244,6 +11250,7 @@ DECLARE
 	v_error text;
 	v_current boolean;	-- its booking still confirmed for its time
 	v_customer uuid;	-- its booking's customer now
+	v_now timestamptz := protector_internal.clock_now();	-- (as claims judge)
 BEGIN
 	PERFORM protector_internal.require_worker('complete_reminder');
 	IF p_id IS NULL OR p_ok IS NULL THEN
@@ -11301,11 +11308,11 @@ BEGIN
 	-- them, it is not sent to them twice.
 	-- (not one cancelled or expired since its lease ran out: its late
 	-- report records what happened and brings nothing back; a review)
-	IF v_current AND v_customer IS NOT NULL AND r.starts_at OPERATOR(pg_catalog.>) pg_catalog.now()
+	IF v_current AND v_customer IS NOT NULL AND r.starts_at OPERATOR(pg_catalog.>) v_now
 	   AND r.status OPERATOR(pg_catalog.<>) ALL ('{cancelled,expired}')
 	   AND protector_internal.reminder_handed(r.organization_id, r.claimed_for, v_customer) THEN
 		UPDATE protector.booking_reminders x
-		SET status = 'pending', next_attempt_at = pg_catalog.now(), lease_until = NULL, last_error = NULL,
+		SET status = 'pending', next_attempt_at = v_now, lease_until = NULL, last_error = NULL,
 			claimed_at = NULL, claimed_for = NULL, attempts = 0,
 			earlier_claims = protector_internal.claims_made(x.earlier_claims, x.attempts),
 			sent_to = CASE WHEN p_ok THEN protector_internal.reached_also(x.sent_to, x.claimed_for) ELSE x.sent_to END
@@ -11330,8 +11337,8 @@ BEGIN
 	END IF;
 	IF p_ok THEN
 		UPDATE protector.booking_reminders x
-		-- (never before its claim, stamped as the statement's too)
-		SET status = 'sent', sent_at = protector_internal.statement_now(), lease_until = NULL, last_error = NULL
+		-- (never before its claim, by the clock too)
+		SET status = 'sent', sent_at = v_now, lease_until = NULL, last_error = NULL
 		WHERE x.id OPERATOR(pg_catalog.=) p_id
 		RETURNING * INTO r;
 	ELSIF v_late THEN
@@ -11349,7 +11356,7 @@ BEGIN
 						  WHEN x.attempts OPERATOR(pg_catalog.>=) protector_internal.reminder_max_attempts(x.organization_id)
 						  THEN 'failed' ELSE 'pending' END,
 			cancelled_reason = CASE WHEN NOT v_current THEN 'booking no longer confirmed for this time' END,
-			next_attempt_at = pg_catalog.now() OPERATOR(pg_catalog.+) protector_internal.reminder_backoff(x.attempts),
+			next_attempt_at = v_now OPERATOR(pg_catalog.+) protector_internal.reminder_backoff(x.attempts),
 			lease_until = NULL, last_error = v_error
 		WHERE x.id OPERATOR(pg_catalog.=) p_id
 		RETURNING * INTO r;
@@ -17575,24 +17582,24 @@ COMMENT ON FUNCTION protector_internal.json_is_clean(jsonb) IS
 'False when a string or key anywhere in the JSON value is not clean text (text_is_clean)';
 GRANT EXECUTE ON FUNCTION protector_internal.json_is_clean(jsonb) TO authenticated, service_role;
 
--- 0.2.0: the instant a booking's rules are judged at and a hold, a
+-- 0.2.0: the moment a booking's rules are judged at and a hold, a
 -- deposit's deadline or a lease is counted from (sql/20_core.sql)
-CREATE FUNCTION protector_internal.statement_now()
+CREATE FUNCTION protector_internal.clock_now()
 RETURNS timestamptz
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE sql VOLATILE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN GREATEST(pg_catalog.statement_timestamp(), pg_catalog.now());
-COMMENT ON FUNCTION protector_internal.statement_now() IS
-'The later of the statement''s and the transaction''s start: when a booking''s rules are judged and a hold, deadline or lease is counted from';
-GRANT EXECUTE ON FUNCTION protector_internal.statement_now() TO authenticated, service_role;
+RETURN GREATEST(pg_catalog.clock_timestamp(), pg_catalog.now());
+COMMENT ON FUNCTION protector_internal.clock_now() IS
+'The clock''s time, never before the transaction''s start: when a booking''s rules are judged and a hold, deadline or lease is counted from';
+GRANT EXECUTE ON FUNCTION protector_internal.clock_now() TO authenticated, service_role;
 
 CREATE FUNCTION protector_internal.deposit_due_by(p_deposit jsonb, p_start timestamptz)
 RETURNS timestamptz
-LANGUAGE sql STABLE
+LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
--- (from the statement that books: a script's long transaction stored a
--- deadline already passed, and its booking was cancelled at once)
-RETURN LEAST(protector_internal.statement_now() OPERATOR(pg_catalog.+)
+-- (from the moment it books, clock_now: a script's long transaction
+-- stored a deadline already passed, and its booking was cancelled at once)
+RETURN LEAST(protector_internal.clock_now() OPERATOR(pg_catalog.+)
 			 pg_catalog.make_interval(secs => protector_internal.deposit_hours(p_deposit) OPERATOR(pg_catalog.*) 3600),
 			 p_start);
 COMMENT ON FUNCTION protector_internal.deposit_due_by(jsonb, timestamptz) IS

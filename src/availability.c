@@ -80,20 +80,20 @@ remaining_places(ServiceRules *rules, Slot *slot, OccupancyProfile *profile)
 }
 
 /*
- * The instant a service's rules (a start not in the past, min_notice,
- * max_advance) are judged at: the start of the caller's statement, not of
- * its transaction, which in a script's long transaction or a prepared
- * one was minutes old and let it book a slot that had already ended; and
- * never before the transaction's (a procedure's COMMIT starts one later
- * than its CALL's statement).  protector_internal.statement_now() in SQL.
- * The same within a statement, so a list and the check of a start from it
- * agree; occupancy (an expired hold) is still judged at the transaction's
- * start, as the reservation check judges it.
+ * The moment a service's rules (a start not in the past, min_notice,
+ * max_advance) are judged at: the clock's, not the start of the caller's
+ * transaction, which in a script's long transaction, a prepared one or a
+ * long DO block was minutes old and let it book a slot that had already
+ * ended; never before the transaction's start, should the clock step
+ * back.  protector_internal.clock_now() in SQL.  A start listed a moment
+ * before may be refused only if it passed a rule's bound in between.
+ * Occupancy (an expired hold) is still judged at the transaction's start,
+ * as the reservation check judges it.
  */
 static inline TimestampTz
 rules_now(void)
 {
-	return Max(GetCurrentStatementStartTimestamp(), GetCurrentTransactionStartTimestamp());
+	return Max(GetCurrentTimestamp(), GetCurrentTransactionStartTimestamp());
 }
 
 /*

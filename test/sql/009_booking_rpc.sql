@@ -84,7 +84,9 @@ UPDATE protector.services SET active = true WHERE id = '0c000000-0000-4000-8000-
 
 -- holds: occupy for p_hold_minutes, then confirm
 SELECT pg_temp.local(protector.hold_slot('0c000000-0000-4000-8000-00000000c5a1', NULL, pg_temp.at(2, '18:00'), 3)) AS held;
-SELECT hold_expires_at - created_at AS hold_lasts FROM mine WHERE status = 'held';
+-- (counted by the clock from the moment it is made: a few microseconds
+-- after the transaction's start, created_at)
+SELECT date_trunc('minute', hold_expires_at - created_at) AS hold_lasts FROM mine WHERE status = 'held';
 SELECT protector.create_booking('0c000000-0000-4000-8000-00000000c5a1', NULL, pg_temp.at(2, '18:00'), 2);
 SELECT pg_temp.local(protector.confirm_booking(id)) AS confirmed FROM mine WHERE status = 'held';
 SELECT protector.hold_slot('0c000000-0000-4000-8000-00000000c5a1', NULL, pg_temp.at(2, '20:00'), 2, p_hold_minutes => 0);
