@@ -1,9 +1,9 @@
--- A booking's rules are judged, and a hold counted, from the statement
--- that books (test/pgtap/408_statement_time.sql), but never from before
--- its transaction: in a procedure, a COMMIT starts a transaction later
--- than the CALL's statement, and a hold counted from the statement was
--- over when it was stored (a review of the statement-time change; pgTAP
--- runs in one transaction and cannot COMMIT in a procedure).
+-- A booking's rules are judged, and a hold counted, by the clock when it
+-- is made (test/pgtap/408_clock_time.sql), never before its transaction's
+-- start: in a procedure, a COMMIT starts a transaction later than the
+-- CALL's statement, and a hold counted from the statement was over when
+-- it was stored (a review of the time change; pgTAP runs in one
+-- transaction and cannot COMMIT in a procedure).
 SET client_min_messages = warning;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0c032000-0000-4000-8000-000000000000', 'Clock', 'procedure-time');
 INSERT INTO protector.venues (id, organization_id, name, timezone)
