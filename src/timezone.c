@@ -111,57 +111,70 @@ tzif_count(const unsigned char *header, int off)
 #define TZIF_HEADER 44
 
 /*
+ * A TZif header PostgreSQL's loader takes (tzloadbody(): counts within the
+ * limits of its src/timezone/tzfile.h, which no installed header has, at
+ * least one local time type, each "standard" and "UT" indicator list empty
+ * or one per type); *leaps is its leap second count, *data the bytes of
+ * the data that follows it (32-bit transition times).
+ */
+static bool
+tzif_header_usable(const unsigned char *header, uint32 *leaps, off_t *data)
+{
+	uint32		isut = tzif_count(header, 20),
+				isstd = tzif_count(header, 24),
+				leapcnt = tzif_count(header, 28),
+				timecnt = tzif_count(header, 32),
+				typecnt = tzif_count(header, 36),
+				charcnt = tzif_count(header, 40);
+
+	if (memcmp(header, "TZif", 4) != 0 || leapcnt > 50 || typecnt == 0 || typecnt > 256 ||
+		timecnt > 2000 || charcnt > 50 || (isstd != 0 && isstd != typecnt) ||
+		(isut != 0 && isut != typecnt))
+		return false;
+	*leaps = leapcnt;
+	*data = (off_t) timecnt * 5 + (off_t) typecnt * 6 + charcnt + (off_t) leapcnt * 8 + isstd + isut;
+	return true;
+}
+
+/*
  * Is there a zone file of name, and into canon (TZ_STRLEN_MAX + 1 bytes)
  * its spelling in the directory (found regardless of letter case), that
- * keeps time without leap seconds (pg_tz_acceptable()'s rule: a zone under
- * right/ counts them)?  Reads the file's headers only: pg_tzset() would
- * keep the zone loaded for the backend's life, some 24 kB a name, and a
- * caller asking of every zone grew each pooled connection by some 30 MB
- * (an attack on memory).  The leap seconds are counted in the header of
- * the 32-bit data and, in a file of version 2 or later, in the one after
- * that data (a "slim" file leaves the first empty).
+ * PostgreSQL loads and that keeps time without leap seconds
+ * (pg_tz_acceptable()'s rule: a zone under right/ counts them)?  Reads the
+ * file's headers only: pg_tzset() would keep the zone loaded for the
+ * backend's life, some 24 kB a name, and a caller asking of every zone
+ * grew each pooled connection by some 30 MB (an attack on memory).  A
+ * file of version 2 or later is judged by both headers, that of the
+ * 32-bit data and the one after it (a "slim" file leaves the first empty).
  */
 static bool
 zone_file(const char *name, char *canon)
 {
 	unsigned char header[TZIF_HEADER];
-	uint32		leaps = 0;
-	off_t		second = 0;
+	uint32		leaps;
+	off_t		data;
+	bool		usable;
 	int			fd = pg_open_tzfile(name, canon);
 
 	if (fd < 0)
 		return false;
-	for (int i = 0; i < 2; i++)
-	{
-		uint32		isut,
-					isstd,
-					timecnt,
-					typecnt,
-					charcnt,
-					leapcnt;
-
-		if (pread(fd, header, TZIF_HEADER, second) != TZIF_HEADER || memcmp(header, "TZif", 4) != 0)
-		{
-			close(fd);
-			return false;
-		}
-		isut = tzif_count(header, 20);
-		isstd = tzif_count(header, 24);
-		leapcnt = tzif_count(header, 28);
-		timecnt = tzif_count(header, 32);
-		typecnt = tzif_count(header, 36);
-		charcnt = tzif_count(header, 40);
-		leaps |= leapcnt;
-		/* version 1 has the 32-bit data alone */
-		if (i > 0 || header[4] == '\0' || timecnt > 0x1000000 || typecnt > 256 ||
-			charcnt > 0x10000 || leapcnt > 0x10000 || isut > 256 || isstd > 256)
-			break;
-		second = TZIF_HEADER + (off_t) timecnt * 5 + (off_t) typecnt * 6 + charcnt +
-			(off_t) leapcnt * 8 + isstd + isut;
-	}
+	usable = pread(fd, header, TZIF_HEADER, 0) == TZIF_HEADER &&
+		tzif_header_usable(header, &leaps, &data) && leaps == 0;
+	/* version 1 has the 32-bit data alone */
+	if (usable && header[4] != '\0')
+		usable = pread(fd, header, TZIF_HEADER, TZIF_HEADER + data) == TZIF_HEADER &&
+			tzif_header_usable(header, &leaps, &data) && leaps == 0;
 	close(fd);
-	return leaps == 0;
+	return usable;
 }
+
+/*
+ * The names found to be zone files, each once (at most the directory's
+ * zones, some 1,900, in a few hundred kB): venues and schedules check their
+ * stored zone on every call, and a file's headers read through its
+ * directories cost some 36 microseconds.  A name found none is asked again.
+ */
+static HTAB *zone_files = NULL;
 
 /* Is name, spelled exactly so, a usable zone file? */
 static bool
@@ -169,7 +182,22 @@ is_zone_file(const char *name)
 {
 	char		canon[TZ_STRLEN_MAX + 1];
 
-	return zone_file(name, canon) && strcmp(canon, name) == 0;
+	if (zone_files == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = TZ_NAME_MAXLEN;
+		ctl.entrysize = sizeof(TzNameEntry);
+		ctl.hcxt = TopMemoryContext;
+		zone_files = hash_create("protector zone files", 64, &ctl,
+								 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	}
+	if (hash_search(zone_files, name, HASH_FIND, NULL) != NULL)
+		return true;
+	if (!zone_file(name, canon) || strcmp(canon, name) != 0)
+		return false;
+	(void) hash_search(zone_files, name, HASH_ENTER, NULL);
+	return true;
 }
 
 bool
