@@ -4219,7 +4219,6 @@ DECLARE
 	v_service protector.services;
 	v_customer uuid := p_customer_id;
 	v_status protector.booking_status := 'confirmed';
-	v_hold timestamptz;
 	v_key text := p_idempotency_key;
 	v_range tstzrange;
 	v_booking protector.bookings;
@@ -4244,10 +4243,6 @@ BEGIN
 				pg_catalog.format('Got %s.', p_hold_minutes));
 		END IF;
 		v_status := 'held';
-		-- (from the moment it is made, clock_now: a script's long
-		-- transaction, or a prepared one, stored a hold over before it was
-		-- made; a clock review)
-		v_hold := protector_internal.clock_now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => p_hold_minutes);
 	END IF;
 
 	IF NOT (protector_internal.caller_is_trusted()
@@ -4345,7 +4340,14 @@ BEGIN
 			party_size, status, source, hold_expires_at, idempotency_key, currency, unit_price,
 			total_price, assigned_agent, details)
 		VALUES (v_service.organization_id, v_service.venue_id, v_service.id, v_customer, v_range,
-			p_party_size, v_status, COALESCE(p_source, 'api'), v_hold, v_key, v_service.currency, v_service.price,
+			-- (a hold lasts its minutes from the moment its row is written,
+			-- clock_now, once the insert has its locks: from the
+			-- transaction's start, a script's long transaction or a
+			-- prepared one stored a hold over before it was made; from the
+			-- call's start, a wait for the table's lock did; clock reviews)
+			p_party_size, v_status, COALESCE(p_source, 'api'),
+			protector_internal.clock_now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => p_hold_minutes),
+			v_key, v_service.currency, v_service.price,
 			protector.booking_total(v_service.price, v_service.price_per_person, p_party_size),
 			p_assigned_agent, p_details)
 		RETURNING * INTO v_booking;

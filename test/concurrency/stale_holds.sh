@@ -9,7 +9,8 @@
 # the slot (H no longer occupies it); then A confirms H, and in a second
 # round extends a second hold's expiry: both must be refused (23P01), and
 # no two occupying bookings may overlap.  Round 3: A books next to the
-# expired hold, inside a later booking that contains the hold.
+# expired hold, inside a later booking that contains the hold.  Round 4:
+# a hold made behind a table lock lasts its minutes from its writing.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -85,7 +86,25 @@ psql -X -q -v ON_ERROR_STOP=1 -d "$DB" \
 psql -X -q -d "$DB" -c "INSERT INTO gate VALUES (3)"
 wait "$a3" || true
 
+# round 4: a hold made while the table is locked (DDL on bookings) lasts
+# its minute from its row's writing, after the wait: its end was counted
+# before the wait, and a wait of a minute stored a hold already over
+# (a clock review)
+PGAPPNAME=locker psql -X -q -d "$DB" -c "BEGIN" -c "LOCK TABLE protector.bookings IN SHARE MODE" \
+	-c "SELECT pg_sleep(3)" -c "COMMIT" >/dev/null &
+locker=$!
+wait_session locker "query LIKE 'SELECT pg_sleep%'"
+held_after_wait=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$DB" <<SQL
+SELECT protector.hold_slot('$S', NULL, lower(slot(18)), 1, 1) ->> 'id' AS hold, statement_timestamp() AS asked \gset
+SELECT hold_expires_at - :'asked'::timestamptz >= interval '1 minute 2 seconds' FROM protector.bookings WHERE id = :'hold';
+SQL
+)
+wait "$locker"
+
 fail=0
+if [ "$held_after_wait" != t ]; then
+	echo "round 4: a hold made behind a table lock was counted from before the wait ($held_after_wait)"; fail=1
+fi
 for r in 1 2 3; do
 	if ! grep -q "A began while the hold was alive: true" "$WORK/a$r.log"; then
 		echo "round $r: A did not begin while the hold was alive:"; cat "$WORK/a$r.log"; fail=1
