@@ -12,8 +12,9 @@
  *
  * The valid names are those pg_timezone_names lists: the zone files of
  * the server's tz directory.  A name is checked by opening that one file
- * (pg_open_tzfile, reading its headers: nothing kept) and comparing the
- * spelling the directory gives it; only a name that could also be read as
+ * (pg_open_tzfile, reading its headers; the names found valid are kept,
+ * no zone is loaded) and comparing the spelling the directory gives it;
+ * only a name that could also be read as
  * a POSIX spec (one with a digit: "EST5EDT" and "Etc/GMT+5" are files,
  * "XYZ5" and "A/B5" are not) is looked up in the list of all names, loaded
  * once per backend on first such use.  Loading that list parses every zone
@@ -26,6 +27,7 @@
  */
 #include "postgres.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "access/xact.h"
@@ -52,22 +54,29 @@ typedef struct TzNameEntry
 
 static HTAB *tz_names = NULL;
 
+/* a set of zone names, kept for the backend's life */
+static HTAB *
+name_set(const char *what, long size)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = TZ_NAME_MAXLEN;
+	ctl.entrysize = sizeof(TzNameEntry);
+	ctl.hcxt = TopMemoryContext;
+	return hash_create(what, size, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+}
+
 /* the names of the usable zone files, read from the directory once */
 static HTAB *
 zone_names(void)
 {
-	HASHCTL		ctl;
 	HTAB	   *names;
 	pg_tzenum  *dir;
 	pg_tz	   *tz;
 
 	if (tz_names != NULL)
 		return tz_names;
-	ctl.keysize = TZ_NAME_MAXLEN;
-	ctl.entrysize = sizeof(TzNameEntry);
-	ctl.hcxt = TopMemoryContext;
-	names = hash_create("protector time zone names", 1024, &ctl,
-						HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	names = name_set("protector time zone names", 1024);
 
 	dir = pg_tzenumerate_start();
 	while ((tz = pg_tzenumerate_next(dir)) != NULL)
@@ -127,12 +136,14 @@ tzif_header_usable(const unsigned char *header, uint32 *leaps, off_t *data)
 				typecnt = tzif_count(header, 36),
 				charcnt = tzif_count(header, 40);
 
-	if (memcmp(header, "TZif", 4) != 0 || leapcnt > 50 || typecnt == 0 || typecnt > 256 ||
-		timecnt > 2000 || charcnt > 50 || (isstd != 0 && isstd != typecnt) ||
+	/* (each count below tzfile.h's TZ_MAX_LEAPS, _TYPES, _TIMES, _CHARS) */
+	if (memcmp(header, "TZif", 4) != 0 || leapcnt >= 50 || typecnt == 0 || typecnt >= 256 ||
+		timecnt >= 2000 || charcnt >= 50 || (isstd != 0 && isstd != typecnt) ||
 		(isut != 0 && isut != typecnt))
 		return false;
 	*leaps = leapcnt;
-	*data = (off_t) timecnt * 5 + (off_t) typecnt * 6 + charcnt + (off_t) leapcnt * 8 + isstd + isut;
+	*data = (off_t) timecnt * 5 + (off_t) typecnt * 6 + charcnt +
+		(off_t) leapcnt * 8 + isstd + isut;
 	return true;
 }
 
@@ -152,18 +163,25 @@ zone_file(const char *name, char *canon)
 {
 	unsigned char header[TZIF_HEADER];
 	uint32		leaps;
+	off_t		at = 0;			/* the header judged last */
 	off_t		data;
+	struct stat st;
 	bool		usable;
 	int			fd = pg_open_tzfile(name, canon);
 
 	if (fd < 0)
 		return false;
-	usable = pread(fd, header, TZIF_HEADER, 0) == TZIF_HEADER &&
+	usable = pread(fd, header, TZIF_HEADER, at) == TZIF_HEADER &&
 		tzif_header_usable(header, &leaps, &data) && leaps == 0;
 	/* version 1 has the 32-bit data alone */
 	if (usable && header[4] != '\0')
-		usable = pread(fd, header, TZIF_HEADER, TZIF_HEADER + data) == TZIF_HEADER &&
+	{
+		at = TZIF_HEADER + data;
+		usable = pread(fd, header, TZIF_HEADER, at) == TZIF_HEADER &&
 			tzif_header_usable(header, &leaps, &data) && leaps == 0;
+	}
+	/* ... and the data its header counts is there */
+	usable = usable && fstat(fd, &st) == 0 && st.st_size >= at + TZIF_HEADER + data;
 	close(fd);
 	return usable;
 }
@@ -183,15 +201,7 @@ is_zone_file(const char *name)
 	char		canon[TZ_STRLEN_MAX + 1];
 
 	if (zone_files == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = TZ_NAME_MAXLEN;
-		ctl.entrysize = sizeof(TzNameEntry);
-		ctl.hcxt = TopMemoryContext;
-		zone_files = hash_create("protector zone files", 64, &ctl,
-								 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	}
+		zone_files = name_set("protector zone files", 64);
 	if (hash_search(zone_files, name, HASH_FIND, NULL) != NULL)
 		return true;
 	if (!zone_file(name, canon) || strcmp(canon, name) != 0)

@@ -3,7 +3,9 @@
 -- start: in a procedure, a COMMIT starts a transaction later than the
 -- CALL's statement, and a hold counted from the statement was over when
 -- it was stored (a review of the time change; pgTAP runs in one
--- transaction and cannot COMMIT in a procedure).
+-- transaction and cannot COMMIT in a procedure).  (Counted from now(), as
+-- before this stop, it passes too: it keeps the clock's count from ever
+-- going back to the statement's start.)
 SET client_min_messages = warning;
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0c032000-0000-4000-8000-000000000000', 'Clock', 'procedure-time');
 INSERT INTO protector.venues (id, organization_id, name, timezone)
