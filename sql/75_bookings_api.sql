@@ -1402,13 +1402,17 @@ BEGIN
 			party_size, status, source, hold_expires_at, idempotency_key, currency, unit_price,
 			total_price, assigned_agent, details)
 		VALUES (v_service.organization_id, v_service.venue_id, v_service.id, v_customer, v_range,
-			-- (a hold lasts its minutes from the moment its row is written,
-			-- clock_now, once the insert has its locks: from the
-			-- transaction's start, a script's long transaction or a
-			-- prepared one stored a hold over before it was made; from the
-			-- call's start, a wait for the table's lock did; clock reviews)
+			-- (a hold lasts its minutes from the insert's start, clock_now,
+			-- once it has the table's lock: from the transaction's start, a
+			-- script's long transaction or a prepared one stored a hold over
+			-- before it was made; from the call's start, a wait for the
+			-- table's lock did; its triggers' waits for the service's lock
+			-- and the customer's record, each bounded by lock_timeout, still
+			-- count against it; clock reviews; asked of holds alone: a call
+			-- of clock_now costs a booking some 65,000 instructions)
 			p_party_size, v_status, COALESCE(p_source, 'api'),
-			protector_internal.clock_now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => p_hold_minutes),
+			CASE WHEN p_hold_minutes IS NOT NULL
+				 THEN protector_internal.clock_now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => p_hold_minutes) END,
 			v_key, v_service.currency, v_service.price,
 			protector.booking_total(v_service.price, v_service.price_per_person, p_party_size),
 			p_assigned_agent, p_details)
