@@ -14,12 +14,11 @@
  * the server's tz directory.  A name is checked by opening that one file
  * (pg_open_tzfile, reading its headers; the names found valid are kept,
  * no zone is loaded) and comparing the spelling the directory gives it;
- * only a name that could also be read as
- * a POSIX spec (one with a digit: "EST5EDT" and "Etc/GMT+5" are files,
- * "XYZ5" and "A/B5" are not) is looked up in the list of all names, loaded
- * once per backend on first such use.  Loading that list parses every zone
- * file (about 50 ms), and a backend's first booking or availability query
- * used to pay it.
+ * only a name that could also be read as a POSIX spec (one with a digit:
+ * "EST5EDT" and "Etc/GMT+5" are files, "XYZ5" and "A/B5" are not) is
+ * looked up in the list of all names, loaded once per backend on first
+ * such use.  Loading that list parses every zone file (about 50 ms), and a
+ * backend's first booking or availability query used to pay it.
  *
  * src/timezone.c
  *
