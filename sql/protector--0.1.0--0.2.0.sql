@@ -5793,11 +5793,11 @@ AS $$
 BEGIN
 	IF p_amount IS NULL OR p_amount OPERATOR(pg_catalog.<) 0 OR p_amount OPERATOR(pg_catalog.>=) 10000000000
 	   OR p_amount OPERATOR(pg_catalog.<>) pg_catalog.round(p_amount, 2) THEN
-		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be an amount in cents from 0', p_parameter),
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be an amount from 0 with at most two decimals', p_parameter),
 			pg_catalog.format('Got %s.', COALESCE(protector_internal.quoted_text(p_amount::text, 100), 'NULL')),
 			-- (the bound said, as check_money says it: a price of 10^10 was
 			-- told only "from 0")
-			'Prices are from 0, below 10000000000, with at most two decimals.');
+			'Prices are in the currency''s units (12.34, not 1234 cents), from 0 and below 10000000000.');
 	END IF;
 END
 $$;

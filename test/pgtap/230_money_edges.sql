@@ -146,7 +146,7 @@ SELECT tests.authenticate_as('e_manager');
 SELECT throws_ok($$INSERT INTO protector.vouchers (organization_id, amount) VALUES ('0a230000-0000-4000-8000-000000000000', 'NaN')$$,
 	'22023', 'amount must be a positive amount in cents', 'a NaN voucher is refused, by name');
 SELECT throws_ok($$UPDATE protector.services SET price = 'NaN' WHERE id = '0a230000-0000-4000-8000-0000000005a3'$$,
-	'22023', 'price must be an amount in cents from 0', 'a NaN price is refused, by name');
+	'22023', 'price must be an amount from 0 with at most two decimals', 'a NaN price is refused, by name');
 SELECT throws_ok($$INSERT INTO protector.promo_codes (organization_id, discount_kind, discount_value, currency)
 	VALUES ('0a230000-0000-4000-8000-000000000000', 'fixed', 'NaN', 'EUR')$$, '22023',
 	'discount_value must be a positive amount in cents', 'a NaN discount is refused, by name');

@@ -172,13 +172,13 @@ INSERT INTO protector.services (id, organization_id, venue_id, name, duration) V
 	 'Gate', '60 minutes');
 SELECT tests.authenticate_as('g_manager');
 SELECT throws_ok($$SELECT protector.create_service('0a270000-0000-4000-8000-0000000000b1', 'S', '60 minutes', p_price => 10.005)$$,
-	'22023', 'p_price must be an amount in cents from 0', 'create_service: a price of 10.005 is refused, not rounded');
+	'22023', 'p_price must be an amount from 0 with at most two decimals', 'create_service: a price of 10.005 is refused, not rounded');
 SELECT throws_ok($$SELECT protector.create_service('0a270000-0000-4000-8000-0000000000b1', 'S', '60 minutes', p_price_per_person => 1e10)$$,
-	'22023', 'p_price_per_person must be an amount in cents from 0', '... and 10^10 per person by name (it was 22003)');
+	'22023', 'p_price_per_person must be an amount from 0 with at most two decimals', '... and 10^10 per person by name (it was 22003)');
 SELECT throws_ok($$SELECT protector.update_service('0a270000-0000-4000-8000-0000000005b1', '{"price": 0.0000001}')$$,
-	'22023', 'p_changes.price must be an amount in cents from 0', 'update_service: a fraction of a cent is refused, not made free');
+	'22023', 'p_changes.price must be an amount from 0 with at most two decimals', 'update_service: a fraction of a cent is refused, not made free');
 SELECT throws_ok($$SELECT protector.update_service('0a270000-0000-4000-8000-0000000005b1', '{"price_per_person": "10.005"}')$$,
-	'22023', 'p_changes.price_per_person must be an amount in cents from 0', '... also given as a string');
+	'22023', 'p_changes.price_per_person must be an amount from 0 with at most two decimals', '... also given as a string');
 SELECT is(protector.update_service('0a270000-0000-4000-8000-0000000005b1', '{"price": 10.5, "price_per_person": "2"}') ->> 'price',
 	'10.50', 'cents pass');
 SELECT throws_ok($$SELECT protector.update_venue('0a270000-0000-4000-8000-0000000000b1', '{"capacity": 0}')$$,

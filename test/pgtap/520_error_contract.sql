@@ -105,12 +105,12 @@ SELECT alike(tests.error_text(format($$UPDATE protector.services SET settings = 
 	'% | Got 100.' || repeat('0', 96) || '....', '... as every setting''s number is (100 characters, then "...")');
 SELECT tests.authenticate_as('e_owner');
 SELECT is(tests.error_text(format($$SELECT protector.create_service(%L, 'Bad', '1 hour', p_price => 'NaN')$$, :'venue')),
-	'22023 | p_price must be an amount in cents from 0 | Got NaN. | Prices are from 0, below 10000000000, with at most two decimals.',
+	'22023 | p_price must be an amount from 0 with at most two decimals | Got NaN. | Prices are in the currency''s units (12.34, not 1234 cents), from 0 and below 10000000000.',
 	'... and a price of NaN as a number, not a string');
 -- (the sixtieth stop) a price too large is told the bound, and a number
 -- too large for its column that it is out of range, not of the wrong type
 SELECT is(tests.error_text(format($$SELECT protector.update_service(%L, '{"price": 1e10}')$$, :'room')),
-	'22023 | p_changes.price must be an amount in cents from 0 | Got 10000000000. | Prices are from 0, below 10000000000, with at most two decimals.',
+	'22023 | p_changes.price must be an amount from 0 with at most two decimals | Got 10000000000. | Prices are in the currency''s units (12.34, not 1234 cents), from 0 and below 10000000000.',
 	'a price of 10^10 is told the bound');
 SELECT is(tests.error_text(format($$SELECT protector.update_service(%L, '{"capacity": 99999999999}')$$, :'room')),
 	'22023 | p_changes.capacity is out of range | value "99999999999" is out of range for type integer (got 99999999999).',
