@@ -4657,13 +4657,7 @@ BEGIN
 		-- one visitor (by e-mail, and by client address where PostgREST
 		-- passes it) cannot fill the venue's calendar: the requests of more
 		-- than a day ago go, and the limits are judged on the rest
-		-- (those another session deletes passed over: prune_widget_requests)
-		DELETE FROM protector_internal.widget_requests w
-		WHERE w.id OPERATOR(pg_catalog.=) ANY (ARRAY(
-			SELECT r.id FROM protector_internal.widget_requests r
-			WHERE r.organization_id OPERATOR(pg_catalog.=) v.organization_id AND r.venue_id OPERATOR(pg_catalog.=) v.id
-			  AND r.created_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '24 hours')
-			FOR UPDATE SKIP LOCKED));
+		PERFORM protector_internal.prune_widget_requests(v.organization_id, v.id);
 		PERFORM protector_internal.widget_limits(v, NULL, v_address);
 
 		-- The booking is tried first without a customer, and taken back: a
@@ -14226,32 +14220,44 @@ $restore_terms$;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION protector_internal.refunds_on_cancel() TO authenticated, service_role;
 
-CREATE OR REPLACE FUNCTION protector_internal.prune_widget_requests()
+CREATE FUNCTION protector_internal.prune_widget_requests(p_organization_id uuid DEFAULT NULL, p_venue_id uuid DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+	v_before timestamptz := pg_catalog.now() OPERATOR(pg_catalog.-) interval '24 hours';
 	v_pruned integer;
 BEGIN
 	-- (rows another session deletes are passed over: the sweep and a
 	-- widget booking each waited for the other's, and deadlocked where the
 	-- booking held a promo code the sweep gives back; or the booking
 	-- waited, its service and widget locks held, for the whole sweep: an
-	-- attack review of the scheduled jobs)
-	DELETE FROM protector_internal.widget_requests w
-	WHERE w.id OPERATOR(pg_catalog.=) ANY (ARRAY(
-		SELECT r.id FROM protector_internal.widget_requests r
-		WHERE r.created_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '24 hours')
-		FOR UPDATE SKIP LOCKED));
+	-- attack review of the scheduled jobs.  Two statements, each for its
+	-- index: one with the venue optional planned generically read every
+	-- venue's day for a widget booking.)
+	IF p_venue_id IS NULL THEN
+		DELETE FROM protector_internal.widget_requests w
+		WHERE w.id OPERATOR(pg_catalog.=) ANY (ARRAY(
+			SELECT r.id FROM protector_internal.widget_requests r
+			WHERE r.created_at OPERATOR(pg_catalog.<) v_before
+			FOR UPDATE SKIP LOCKED));
+	ELSE
+		DELETE FROM protector_internal.widget_requests w
+		WHERE w.id OPERATOR(pg_catalog.=) ANY (ARRAY(
+			SELECT r.id FROM protector_internal.widget_requests r
+			WHERE r.organization_id OPERATOR(pg_catalog.=) p_organization_id AND r.venue_id OPERATOR(pg_catalog.=) p_venue_id
+			  AND r.created_at OPERATOR(pg_catalog.<) v_before
+			FOR UPDATE SKIP LOCKED));
+	END IF;
 	GET DIAGNOSTICS v_pruned = ROW_COUNT;
 	RETURN v_pruned;
 END
 $$;
-COMMENT ON FUNCTION protector_internal.prune_widget_requests() IS
-'Deletes the widget''s rate-limit records older than a day, of every venue (the scheduled sweep, expire_holds)';
-REVOKE ALL ON FUNCTION protector_internal.prune_widget_requests() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION protector_internal.prune_widget_requests() TO service_role;
+COMMENT ON FUNCTION protector_internal.prune_widget_requests(uuid, uuid) IS
+'Deletes the widget''s rate-limit records older than a day, of a venue or (without one: the scheduled sweep, expire_holds) of every venue';
+REVOKE ALL ON FUNCTION protector_internal.prune_widget_requests(uuid, uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION protector_internal.prune_widget_requests(uuid, uuid) TO service_role;
 
 -- Review of 0.2.0: what refers to a customer ------------------------------------
 
