@@ -11250,7 +11250,7 @@ DECLARE
 	v_error text;
 	v_current boolean;	-- its booking still confirmed for its time
 	v_customer uuid;	-- its booking's customer now
-	v_now timestamptz := protector_internal.clock_now();	-- (as claims judge)
+	v_now timestamptz;	-- the clock once its row is held (as claims judge)
 BEGIN
 	PERFORM protector_internal.require_worker('complete_reminder');
 	IF p_id IS NULL OR p_ok IS NULL THEN
@@ -11266,6 +11266,9 @@ BEGIN
 	IF NOT FOUND THEN
 		PERFORM protector.raise('not_found', 'reminder not found', pg_catalog.format('No reminder has id %s.', p_id));
 	END IF;
+	-- (read after the wait for its row: a report that waited for a claim
+	-- is recorded at its end, not before it)
+	v_now := protector_internal.clock_now();
 	-- (a late report of the last claim is the truth about that attempt: a
 	-- reminder sent was retried, or stayed failed, when any other claim
 	-- ran in between and settled the lease; also once its booking was

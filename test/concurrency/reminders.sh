@@ -12,7 +12,8 @@
 # it takes (no FOR UPDATE SKIP LOCKED) must hand some reminder out twice.
 # Meanwhile a session reschedules and cancels bookings: the reminders of
 # those are cancelled, never handed out after the change committed... or
-# handed out once, before it.
+# handed out once, before it.  A report that waits for its reminder's row
+# is stamped after the wait.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 
@@ -227,6 +228,35 @@ wait "$deleter" || failures=$((failures + 1))
 echo "a reminder queued while its booking is deleted: $answer"
 if [ "$answer" != "P0002: booking not found" ]; then
 	echo "DELETED BOOKING NOT NAMED"; failures=$((failures + 1))
+fi
+
+# (a clock review) a report that waits for its reminder's row (a claim,
+# a customer's change holding it) stamps the time it was recorded, after
+# the wait: it read the clock before, and a report that waited 3 s for a
+# claim stamped sent_at from before it
+claimed=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$DB" <<'SQL'
+UPDATE protector.booking_reminders SET next_attempt_at = now() - interval '1 second'
+WHERE id = (SELECT id FROM protector.booking_reminders WHERE status = 'pending' ORDER BY id LIMIT 1);
+SET ROLE service_role;
+SELECT c.reminder_id || ' ' || c.attempt FROM protector.claim_due_reminders(1, '5 minutes') c;
+SQL
+)
+PGAPPNAME=rowholder psql -X -q -d "$DB" -c "BEGIN" \
+	-c "SELECT FROM protector.booking_reminders WHERE id = '${claimed% *}' FOR UPDATE" \
+	-c "SELECT pg_sleep(3)" -c "COMMIT" >/dev/null &
+rowholder=$!
+wait_session rowholder "query LIKE 'SELECT pg_sleep%'" || failures=$((failures + 1))
+stamped_after_wait=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$DB" <<SQL
+SET ROLE service_role;
+SELECT statement_timestamp() AS asked \gset
+SELECT sent_at - :'asked'::timestamptz >= interval '2 seconds'
+FROM protector.complete_reminder('${claimed% *}', true, NULL, ${claimed#* });
+SQL
+)
+wait "$rowholder" || failures=$((failures + 1))
+echo "a report that waited for its reminder's row stamped after the wait: $stamped_after_wait"
+if [ "$stamped_after_wait" != t ]; then
+	echo "REPORT STAMPED FROM BEFORE ITS WAIT"; failures=$((failures + 1))
 fi
 
 # the mutant: a claim that does not lock what it takes
