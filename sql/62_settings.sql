@@ -225,12 +225,13 @@ BEGIN
 			IF v ? 'percent' THEN
 				PERFORM protector_internal.check_setting_number(v -> 'percent', p OPERATOR(pg_catalog.||) '.percent', 0, 100);
 			ELSE
-				-- (in cents, as every price: 0.004 was a deposit of nothing
-				-- that confirmed the booking)
+				-- (at most two decimals, as every price: 0.004 was a deposit
+				-- of nothing that confirmed the booking)
 				PERFORM protector_internal.check_setting_number(v -> 'amount', p OPERATOR(pg_catalog.||) '.amount', 0, 9999999999.99);
 				IF (v #>> '{amount}')::numeric OPERATOR(pg_catalog.<>) pg_catalog.round((v #>> '{amount}')::numeric, 2) THEN
-					PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s.amount must be in cents', p),
-						pg_catalog.format('Got %s.', protector_internal.quoted_text((v -> 'amount')::text, 100)), 'At most two decimals.');
+					PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s.amount must have at most two decimals', p),
+						pg_catalog.format('Got %s.', protector_internal.quoted_text((v -> 'amount')::text, 100)),
+						'Amounts are in the currency''s units (12.34, not 1234 cents).');
 				END IF;
 			END IF;
 			IF v ? 'deadline_hours' THEN

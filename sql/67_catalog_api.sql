@@ -9,7 +9,8 @@
 -- be ...") and merges settings objects (RFC 7386).  Table writes under RLS
 -- remain possible; the table constraints and triggers still hold for them.
 
--- A price in cents from 0 (prices may be free, unlike payments).
+-- A price from 0 with at most two decimals (prices may be free, unlike
+-- payments).
 CREATE FUNCTION protector_internal.check_price(p_amount numeric, p_parameter text)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -27,7 +28,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_price(numeric, text) IS
-'Refuses a price that is negative, not in cents or 10^10 or more (22023 naming the parameter)';
+'Refuses a price that is negative, has more than two decimals or is 10^10 or more (22023 naming the parameter)';
 
 -- An amount given in JSON as apply_changes reads it into a numeric
 -- column: a number, or a string that reads as a number; NULL for anything

@@ -147,16 +147,18 @@ AS $$
 BEGIN
 	IF p_amount IS NULL OR p_amount OPERATOR(pg_catalog.<=) 0 OR p_amount OPERATOR(pg_catalog.>=) 10000000000
 	   OR p_amount OPERATOR(pg_catalog.<>) pg_catalog.round(p_amount, 2) THEN
-		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be a positive amount in cents', p_parameter),
-			pg_catalog.format('Got %s.', COALESCE(p_amount::text, 'NULL')),
+		-- (said in the words check_price uses: "in cents" invited 1234 for
+		-- 12.34)
+		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be a positive amount with at most two decimals', p_parameter),
+			pg_catalog.format('Got %s.', COALESCE(protector_internal.quoted_text(p_amount::text, 100), 'NULL')),
 			CASE WHEN p_amount OPERATOR(pg_catalog.<) 0
-				 THEN 'Amounts are positive with at most two decimals; money paid back is a positive amount of kind refund.'
-				 ELSE 'Amounts are positive, below 10000000000, with at most two decimals.' END);
+				 THEN 'Amounts are positive; money paid back is a positive amount of kind refund.'
+				 ELSE 'Amounts are in the currency''s units (12.34, not 1234 cents), above 0 and below 10000000000.' END);
 	END IF;
 END
 $$;
 COMMENT ON FUNCTION protector_internal.check_money(numeric, text) IS
-'Refuses an amount that is not positive, in cents and below 10^10 (22023 naming the parameter)';
+'Refuses an amount that is not positive, has more than two decimals or is 10^10 or more (22023 naming the parameter)';
 
 CREATE FUNCTION protector_internal.check_currency(p_currency text, p_parameter text)
 RETURNS void

@@ -80,7 +80,7 @@ SELECT throws_ok($$SELECT protector.create_promo_code('0a140000-0000-4000-8000-0
 SELECT throws_ok($$SELECT protector.create_promo_code('0a140000-0000-4000-8000-000000000000', 'percent', 10,
 	p_valid_until => '-infinity')$$, '22008', 'p_valid_until must be a finite time', '... so is an end of -infinity');
 SELECT throws_ok($$SELECT protector.create_voucher('0a140000-0000-4000-8000-000000000000', 10.001)$$, '22023',
-	'p_amount must be a positive amount in cents', 'a voucher amount below a cent is refused');
+	'p_amount must be a positive amount with at most two decimals', 'a voucher amount below a cent is refused');
 SELECT throws_ok($$SELECT protector.create_promo_code('0a140000-0000-4000-8000-000000000000', 'fixed', 5,
 	p_service_ids => '{0b140000-0000-4000-8000-0000000005b1}')$$, '22023',
 	'service_ids names a service that is not the organization''s', 'a promo code for another organization''s service is refused');
@@ -423,7 +423,7 @@ SELECT throws_ok(format($$UPDATE protector.promo_codes SET discount_value = 150 
 SELECT throws_ok(format($$UPDATE protector.promo_codes SET max_uses = 0 WHERE id = %L$$, pg_temp.id('pct10')),
 	'22023', 'max_uses and max_uses_per_customer must be positive when given', '... and a use limit of 0');
 SELECT throws_ok(format($$UPDATE protector.vouchers SET amount = 0 WHERE id = %L$$, pg_temp.id('v_edge')),
-	'22023', 'amount must be a positive amount in cents', '... and a voucher of nothing');
+	'22023', 'amount must be a positive amount with at most two decimals', '... and a voucher of nothing');
 
 SELECT * FROM finish();
 ROLLBACK;

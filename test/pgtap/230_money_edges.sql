@@ -5,7 +5,7 @@
 -- burned.  Every figure is computed by hand beside it.  The race of a
 -- deleted payment with a concurrent one: test/concurrency/payments.sh.
 BEGIN;
-SELECT plan(27);
+SELECT plan(30);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['e_owner', 'e_admin', 'e_manager', 'e_finance', 'e_operator']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -144,12 +144,24 @@ SELECT throws_ok($$INSERT INTO protector.payments (organization_id, booking_id, 
 	'23514', NULL, 'a NaN refund written directly is refused');
 SELECT tests.authenticate_as('e_manager');
 SELECT throws_ok($$INSERT INTO protector.vouchers (organization_id, amount) VALUES ('0a230000-0000-4000-8000-000000000000', 'NaN')$$,
-	'22023', 'amount must be a positive amount in cents', 'a NaN voucher is refused, by name');
+	'22023', 'amount must be a positive amount with at most two decimals', 'a NaN voucher is refused, by name');
 SELECT throws_ok($$UPDATE protector.services SET price = 'NaN' WHERE id = '0a230000-0000-4000-8000-0000000005a3'$$,
 	'22023', 'price must be an amount from 0 with at most two decimals', 'a NaN price is refused, by name');
 SELECT throws_ok($$INSERT INTO protector.promo_codes (organization_id, discount_kind, discount_value, currency)
 	VALUES ('0a230000-0000-4000-8000-000000000000', 'fixed', 'NaN', 'EUR')$$, '22023',
-	'discount_value must be a positive amount in cents', 'a NaN discount is refused, by name');
+	'discount_value must be a positive amount with at most two decimals', 'a NaN discount is refused, by name');
+-- an amount is told its units, as a price is ("in cents" invited 1234 for
+-- 12.34), and a long one is quoted cut
+SELECT tests.authenticate_as('e_finance');
+SELECT is(tests.error_text($$SELECT protector.record_payment(pg_temp.id('paid'), 12.345, 'stripe', 'pi_units')$$),
+	'22023 | p_amount must be a positive amount with at most two decimals | Got 12.345. | Amounts are in the currency''s units (12.34, not 1234 cents), above 0 and below 10000000000.',
+	'an amount with three decimals is told its units and bounds');
+SELECT is(tests.error_text($$SELECT protector.record_payment(pg_temp.id('paid'), 1e200, 'stripe', 'pi_units')$$),
+	'22023 | p_amount must be a positive amount with at most two decimals | Got ' || '1' || repeat('0', 99) || '.... | Amounts are in the currency''s units (12.34, not 1234 cents), above 0 and below 10000000000.',
+	'... and a 201-digit one is quoted in its first 100 characters');
+SELECT is(tests.error_text($$SELECT protector.record_payment(pg_temp.id('paid'), -5, 'stripe', 'pi_units')$$),
+	'22023 | p_amount must be a positive amount with at most two decimals | Got -5. | Amounts are positive; money paid back is a positive amount of kind refund.',
+	'... and a negative one is pointed to a refund');
 RESET role;
 SELECT throws_ok($$UPDATE protector.bookings SET total_price = 'NaN' WHERE id = pg_temp.id('paid')$$,
 	'23514', 'new row for relation "bookings" violates check constraint "bookings_total_price_check"',

@@ -46,7 +46,7 @@ SELECT is((SELECT format('%s %s %s', amount, status, voucher_id IS NOT NULL) FRO
 SELECT throws_ok(format($$SELECT protector.refund_to_vouchers(%L, 45.01)$$, :'a'), '22023',
 	'p_amount is more than the booking''s vouchers can take back', 'more than the 70 - 25 = 45 it paid is refused');
 SELECT throws_ok(format($$SELECT protector.refund_to_vouchers(%L, 0)$$, :'a'), '22023',
-	'p_amount must be a positive amount in cents', '... and so is nothing');
+	'p_amount must be a positive amount with at most two decimals', '... and so is nothing');
 
 -- 2. cancelled afterwards (5 days ahead: everything paid comes back),
 -- the 45 left goes back too: the voucher is whole

@@ -109,7 +109,7 @@ SELECT throws_ok($$UPDATE protector.bookings SET currency = 'JPY' WHERE id = pg_
 
 -- 5. settings and rounding
 SELECT throws_ok($$UPDATE protector.services SET settings = '{"deposit": {"amount": 0.004}}'
-	WHERE id = '0a790000-0000-4000-8000-0000000005a1'$$, '22023', 'settings.deposit.amount must be in cents',
+	WHERE id = '0a790000-0000-4000-8000-0000000005a1'$$, '22023', 'settings.deposit.amount must have at most two decimals',
 	'a fixed deposit of 0.004 is refused');
 SELECT throws_ok($$UPDATE protector.services SET settings = '{"deposit": {"percent": 10, "deadline_hours": 0}}'
 	WHERE id = '0a790000-0000-4000-8000-0000000005a1'$$, '22023', 'settings.deposit.deadline_hours must be at least a minute (1/60)',
