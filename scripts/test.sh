@@ -21,7 +21,7 @@ make -s install >/dev/null
 # take on a 2-core machine.
 export LOGDIR=${LOGDIR:-$(mktemp -d /tmp/protector-test.XXXXXX)}
 part() {
-	SUITES=$1 bash scripts/pg-cluster.sh -o "max_connections=120" bash scripts/run-suites.sh
+	SUITES=$1 bash scripts/pg-cluster.sh -o "max_connections=120" -o "max_prepared_transactions=4" bash scripts/run-suites.sh
 }
 lane() {
 	LANE_CLAIMS="$LOGDIR/claims" part "concurrency ops" >"$LOGDIR/part-lane$1.out" 2>&1

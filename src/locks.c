@@ -45,6 +45,7 @@
  */
 #include "postgres.h"
 
+#include "access/twophase.h"
 #include "catalog/pg_type.h"
 #include "common/cryptohash.h"
 #include "common/hashfn.h"
@@ -191,13 +192,43 @@ effective_lock_timeout(void)
 }
 
 /*
+ * The transaction id of a prepared transaction that holds a lock of tag
+ * in conflict with mode, or InvalidTransactionId: the holder a busy error
+ * names, as it keeps its locks until COMMIT PREPARED or ROLLBACK PREPARED,
+ * however often the caller retries.  (A prepared transaction's locks are
+ * held by a dummy PGPROC with the preparing session's virtual transaction
+ * id, TwoPhaseGetXidByVirtualXID.)
+ */
+static TransactionId
+prepared_holder(const LOCKTAG *tag, LOCKMODE mode)
+{
+	VirtualTransactionId *holders;
+	int			n;
+
+	if (max_prepared_xacts == 0)
+		return InvalidTransactionId;
+	holders = GetLockConflicts(tag, mode, &n);
+	for (int i = 0; i < n; i++)
+	{
+		bool		more;
+		TransactionId xid = TwoPhaseGetXidByVirtualXID(holders[i], &more);
+
+		if (TransactionIdIsValid(xid))
+			return xid;
+	}
+	return InvalidTransactionId;
+}
+
+/*
  * Runs wait(arg), which may wait for a lock, with lock_timeout set to the
  * effective bound; a wait that runs out is a retryable 40001 saying what
  * was busy (busy) and who held it (holder), not "canceling statement due
- * to lock timeout".
+ * to lock timeout".  Where the lock is known (tag, mode: an advisory
+ * lock's), a prepared transaction holding it is named instead.
  */
-void
-protector_bounded_wait(ProtectorLockWait wait, void *arg, const char *busy, const char *holder)
+static void
+bounded_wait(ProtectorLockWait wait, void *arg, const char *busy, const char *holder,
+			 const LOCKTAG *tag, LOCKMODE mode)
 {
 	int			save_nestlevel;
 	volatile int timeout = effective_lock_timeout();
@@ -229,6 +260,19 @@ protector_bounded_wait(ProtectorLockWait wait, void *arg, const char *busy, cons
 
 		/* replace "canceling statement due to lock timeout" */
 		FlushErrorState();
+		/* (the wait was left by then: ProcessInterrupts' LockErrorCleanup) */
+		if (tag != NULL)
+		{
+			TransactionId prepared = prepared_holder(tag, mode);
+
+			if (TransactionIdIsValid(prepared))
+				ereport(ERROR,
+						(protector_errcode(PROTECTOR_ERR_RETRY),
+						 errmsg("%s", busy),
+						 errdetail("The prepared transaction %u holds its lock until COMMIT PREPARED or ROLLBACK PREPARED.",
+								   prepared),
+						 errhint("Resolve it (pg_prepared_xacts names it by transaction), then retry the request.")));
+		}
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_RETRY),
 				 errmsg("%s", busy),
@@ -238,6 +282,12 @@ protector_bounded_wait(ProtectorLockWait wait, void *arg, const char *busy, cons
 	PG_END_TRY();
 
 	AtEOXact_GUC(true, save_nestlevel);
+}
+
+void
+protector_bounded_wait(ProtectorLockWait wait, void *arg, const char *busy, const char *holder)
+{
+	bounded_wait(wait, arg, busy, holder, NULL, NoLock);
 }
 
 static void
@@ -252,23 +302,36 @@ wait_for_key_shared(void *arg)
 	DirectFunctionCall1(pg_advisory_xact_lock_shared_int8, Int64GetDatum(*(int64 *) arg));
 }
 
+/* the tag of key's lock (as pg_advisory_xact_lock(bigint) takes it, lockfuncs.c) */
+static void
+set_key_tag(LOCKTAG *tag, int64 key)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) (key >> 32), (uint32) key, 1);
+}
+
 /* the lock of key (of class's: the busy error names it) */
 static void
 lock_key(const LockClass *class, int64 key)
 {
+	LOCKTAG		tag;
+
 	/* uncontended: no timer, no GUC juggling */
 	if (try_lock_key(key))
 		return;
-	protector_bounded_wait(wait_for_key, &key, class->busy, class->holder);
+	set_key_tag(&tag, key);
+	bounded_wait(wait_for_key, &key, class->busy, class->holder, &tag, ExclusiveLock);
 }
 
 /* the same, shared: shared holders do not wait for one another */
 static void
 lock_key_shared(const LockClass *class, int64 key)
 {
+	LOCKTAG		tag;
+
 	if (DatumGetBool(DirectFunctionCall1(pg_try_advisory_xact_lock_shared_int8, Int64GetDatum(key))))
 		return;
-	protector_bounded_wait(wait_for_key_shared, &key, class->busy, class->holder);
+	set_key_tag(&tag, key);
+	bounded_wait(wait_for_key_shared, &key, class->busy, class->holder, &tag, ShareLock);
 }
 
 static void
@@ -298,8 +361,7 @@ protector_service_lock_busy(const pg_uuid_t *service_id)
 
 	if (!try_lock_key(key))
 		return true;
-	/* (the tag pg_try_advisory_xact_lock(bigint) took, lockfuncs.c) */
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (key >> 32), (uint32) key, 1);
+	set_key_tag(&tag, key);
 	if (!LockRelease(&tag, ExclusiveLock, false))
 		elog(ERROR, "protector_service_lock_busy: the service's lock was not held");
 	return false;
