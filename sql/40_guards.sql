@@ -24,7 +24,6 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_try integer;
 	v_locked boolean := false;
 	v_others boolean;				-- another active owner, held or not
 	-- An owner who confirmed the membership is replaced only by another

@@ -1087,7 +1087,8 @@ SET enable_seqscan = off
 AS $$
 DECLARE
 	v_settings jsonb;
-	v_hours_left numeric := pg_catalog.date_part('epoch', pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.-) pg_catalog.now())
+	-- (EXTRACT's numeric, not date_part's float8: the tiers compare exactly)
+	v_hours_left numeric := EXTRACT(EPOCH FROM pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.-) pg_catalog.now())
 							OPERATOR(pg_catalog./) 3600;
 	v_fee_percent numeric;
 	v_tiers jsonb;				-- the cancellation fee tiers protector can read

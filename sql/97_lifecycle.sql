@@ -27,7 +27,6 @@ DECLARE
 	v_ids uuid[];
 	v_reasons text[];
 	v_done integer := 0;
-	i integer;
 BEGIN
 	-- (row-level security hides other tenants' bookings from a role that
 	-- does not bypass it: a member of service_role, which does not inherit

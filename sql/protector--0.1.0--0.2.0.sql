@@ -1128,7 +1128,6 @@ DECLARE
 	v_ids uuid[];
 	v_reasons text[];
 	v_done integer := 0;
-	i integer;
 BEGIN
 	-- (row-level security hides other tenants' bookings from a role that
 	-- does not bypass it: a member of service_role, which does not inherit
@@ -2945,7 +2944,8 @@ SET enable_seqscan = off
 AS $$
 DECLARE
 	v_settings jsonb;
-	v_hours_left numeric := pg_catalog.date_part('epoch', pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.-) pg_catalog.now())
+	-- (EXTRACT's numeric, not date_part's float8: the tiers compare exactly)
+	v_hours_left numeric := EXTRACT(EPOCH FROM pg_catalog.lower(NEW.during) OPERATOR(pg_catalog.-) pg_catalog.now())
 							OPERATOR(pg_catalog./) 3600;
 	v_fee_percent numeric;
 	v_tiers jsonb;				-- the cancellation fee tiers protector can read
@@ -11558,7 +11558,6 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_try integer;
 	v_locked boolean := false;
 	v_others boolean;				-- another active owner, held or not
 	-- An owner who confirmed the membership is replaced only by another
