@@ -235,7 +235,7 @@ lock_row_bounded(Relation rel, TupleTableSlot *slot, Snapshot snapshot, TM_Failu
 	if (result != TM_WouldBlock)
 		return result;
 	protector_bounded_wait(wait_for_row, &w, "the customer's record is busy, try again",
-						   "A change of the customer's record");
+						   "A change of the customer's record", RelationGetRelid(rel));
 	*tmfd = w.tmfd;
 	return w.result;
 }

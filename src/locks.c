@@ -192,22 +192,25 @@ effective_lock_timeout(void)
 }
 
 /*
- * The transaction id of a prepared transaction that holds a lock of tag
- * in conflict with mode, or InvalidTransactionId: the holder a busy error
- * names, as it keeps its locks until COMMIT PREPARED or ROLLBACK PREPARED,
- * however often the caller retries.  (A prepared transaction's locks are
- * held by a dummy PGPROC with the preparing session's virtual transaction
- * id, TwoPhaseGetXidByVirtualXID.)
+ * The transaction id of a prepared transaction that holds the lock of tag
+ * in any mode, or InvalidTransactionId: the holder a busy error names, as
+ * it keeps its locks until COMMIT PREPARED or ROLLBACK PREPARED, however
+ * often the caller retries.  Any mode: one that does not conflict with
+ * the caller's still holds up a request queued before it (a waiver's
+ * change behind a prepared signature, and the signatures behind that).
+ * (A prepared transaction's locks are held by a dummy PGPROC with the
+ * preparing session's virtual transaction id, TwoPhaseGetXidByVirtualXID.)
  */
 static TransactionId
-prepared_holder(const LOCKTAG *tag, LOCKMODE mode)
+prepared_holder(const LOCKTAG *tag)
 {
 	VirtualTransactionId *holders;
 	int			n;
 
 	if (max_prepared_xacts == 0)
 		return InvalidTransactionId;
-	holders = GetLockConflicts(tag, mode, &n);
+	/* (every mode conflicts with AccessExclusiveLock: all holders) */
+	holders = GetLockConflicts(tag, AccessExclusiveLock, &n);
 	for (int i = 0; i < n; i++)
 	{
 		bool		more;
@@ -223,12 +226,14 @@ prepared_holder(const LOCKTAG *tag, LOCKMODE mode)
  * Runs wait(arg), which may wait for a lock, with lock_timeout set to the
  * effective bound; a wait that runs out is a retryable 40001 saying what
  * was busy (busy) and who held it (holder), not "canceling statement due
- * to lock timeout".  Where the lock is known (tag, mode: an advisory
- * lock's), a prepared transaction holding it is named instead.
+ * to lock timeout".  A prepared transaction holding tag's lock is named:
+ * as the holder where tag is the lock waited for (exact: an advisory
+ * lock's), as one that may be it where tag is the table of the row waited
+ * for (its row locks are not in the lock table).
  */
 static void
 bounded_wait(ProtectorLockWait wait, void *arg, const char *busy, const char *holder,
-			 const LOCKTAG *tag, LOCKMODE mode)
+			 const LOCKTAG *tag, bool exact)
 {
 	int			save_nestlevel;
 	volatile int timeout = effective_lock_timeout();
@@ -252,6 +257,7 @@ bounded_wait(ProtectorLockWait wait, void *arg, const char *busy, const char *ho
 	PG_CATCH();
 	{
 		ErrorData  *edata;
+		TransactionId prepared;
 
 		MemoryContextSwitchTo(oldcontext);
 		edata = CopyErrorData();
@@ -261,18 +267,21 @@ bounded_wait(ProtectorLockWait wait, void *arg, const char *busy, const char *ho
 		/* replace "canceling statement due to lock timeout" */
 		FlushErrorState();
 		/* (the wait was left by then: ProcessInterrupts' LockErrorCleanup) */
-		if (tag != NULL)
-		{
-			TransactionId prepared = prepared_holder(tag, mode);
-
-			if (TransactionIdIsValid(prepared))
-				ereport(ERROR,
-						(protector_errcode(PROTECTOR_ERR_RETRY),
-						 errmsg("%s", busy),
-						 errdetail("The prepared transaction %u holds its lock until COMMIT PREPARED or ROLLBACK PREPARED.",
-								   prepared),
-						 errhint("Resolve it (pg_prepared_xacts names it by transaction), then retry the request.")));
-		}
+		prepared = tag != NULL ? prepared_holder(tag) : InvalidTransactionId;
+		if (TransactionIdIsValid(prepared) && exact)
+			ereport(ERROR,
+					(protector_errcode(PROTECTOR_ERR_RETRY),
+					 errmsg("%s", busy),
+					 errdetail("The prepared transaction %u holds its lock until COMMIT PREPARED or ROLLBACK PREPARED.",
+							   prepared),
+					 errhint("Resolve it (pg_prepared_xacts names it by transaction), then retry the request.")));
+		if (TransactionIdIsValid(prepared))
+			ereport(ERROR,
+					(protector_errcode(PROTECTOR_ERR_RETRY),
+					 errmsg("%s", busy),
+					 errdetail("%s held its lock for more than %d ms.", holder, timeout),
+					 errhint("The prepared transaction %u holds locks on this table until COMMIT PREPARED or ROLLBACK PREPARED and may be what holds it: resolve it (pg_prepared_xacts names it by transaction), or retry the request.",
+							 prepared)));
 		ereport(ERROR,
 				(protector_errcode(PROTECTOR_ERR_RETRY),
 				 errmsg("%s", busy),
@@ -284,10 +293,23 @@ bounded_wait(ProtectorLockWait wait, void *arg, const char *busy, const char *ho
 	AtEOXact_GUC(true, save_nestlevel);
 }
 
+/*
+ * The same for a wait for a row of relid (InvalidOid: none known), whose
+ * table a prepared transaction holding the row would hold a lock on
+ */
 void
-protector_bounded_wait(ProtectorLockWait wait, void *arg, const char *busy, const char *holder)
+protector_bounded_wait(ProtectorLockWait wait, void *arg, const char *busy, const char *holder,
+					   Oid relid)
 {
-	bounded_wait(wait, arg, busy, holder, NULL, NoLock);
+	LOCKTAG		tag;
+
+	if (!OidIsValid(relid))
+	{
+		bounded_wait(wait, arg, busy, holder, NULL, false);
+		return;
+	}
+	SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
+	bounded_wait(wait, arg, busy, holder, &tag, false);
 }
 
 static void
@@ -319,7 +341,7 @@ lock_key(const LockClass *class, int64 key)
 	if (try_lock_key(key))
 		return;
 	set_key_tag(&tag, key);
-	bounded_wait(wait_for_key, &key, class->busy, class->holder, &tag, ExclusiveLock);
+	bounded_wait(wait_for_key, &key, class->busy, class->holder, &tag, true);
 }
 
 /* the same, shared: shared holders do not wait for one another */
@@ -331,7 +353,7 @@ lock_key_shared(const LockClass *class, int64 key)
 	if (DatumGetBool(DirectFunctionCall1(pg_try_advisory_xact_lock_shared_int8, Int64GetDatum(key))))
 		return;
 	set_key_tag(&tag, key);
-	bounded_wait(wait_for_key_shared, &key, class->busy, class->holder, &tag, ShareLock);
+	bounded_wait(wait_for_key_shared, &key, class->busy, class->holder, &tag, true);
 }
 
 static void
@@ -609,7 +631,7 @@ read_bookings_bounded(const ProtectorRead *read, Datum *values, ProtectorRowCopy
 	BookingsRead r = {read, values, copy, arg};
 
 	protector_bounded_wait(read_bookings, &r, "the booking is busy, try again",
-						   "Another request changing it");
+						   "Another request changing it", protector_relid("bookings", false));
 }
 
 /*

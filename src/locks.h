@@ -41,6 +41,7 @@ extern void protector_lock_member(const pg_uuid_t *member_id);
 
 typedef void (*ProtectorLockWait) (void *arg);
 extern void protector_bounded_wait(ProtectorLockWait wait, void *arg,
-								   const char *busy, const char *holder);
+								   const char *busy, const char *holder,
+								   Oid relid);
 
 #endif							/* PROTECTOR_LOCKS_H */

@@ -6,7 +6,8 @@
 # transaction, which no retry gets past (it said "Another booking of the
 # same service held its lock for more than 300 ms", and a client retried
 # until someone ran COMMIT PREPARED); an ordinary holder is still told as
-# before.  Needs max_prepared_transactions > 0 (scripts/test.sh sets it).
+# before.  Also one holding a lock shared that a request queued before
+# the caller's waits for, and one holding a row the booking waits for.  Needs max_prepared_transactions > 0 (scripts/test.sh sets it).
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -70,5 +71,56 @@ psql -X -q -d "$DB" -c "ROLLBACK PREPARED 'prepared_locks'" >/dev/null
 after=$(book 11)
 echo "once it is rolled back: $after"
 [ "$after" = ok ] || { echo "THE SERVICE STAYED BUSY AFTER ROLLBACK PREPARED"; fail=1; }
+
+# (a review) a prepared signature holds its waiver version's lock shared;
+# the version's change waits for it exclusively, and a new signature,
+# which would share the lock, queues behind the change: the prepared one
+# is named, not the change, which holds nothing
+answer() {	# $1 SQL: "ok" or SQLSTATE | message | detail | hint
+	psql -X -q -A -t -d "$DB" -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -c "SET protector.lock_timeout = 300" -c "$1" \
+		>/dev/null 2>"$WORK/answer.err" && { echo ok; return; }
+	sed -n 's/^ERROR: *\([0-9A-Z]*\): \(.*\)/\1 | \2/p; s/^DETAIL: *\(.*\)/ | \1/p; s/^HINT: *\(.*\)/ | \1/p' "$WORK/answer.err" | tr -d '\n'
+	echo
+}
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<'SQL'
+INSERT INTO protector.waivers (id, organization_id, name)
+VALUES ('0c170000-0000-4000-8000-00000000aa01', '0c170000-0000-4000-8000-000000000000', 'W');
+INSERT INTO protector.waiver_versions (id, organization_id, waiver_id, title, body)
+VALUES ('0c170000-0000-4000-8000-00000000ab01', '0c170000-0000-4000-8000-000000000000', '0c170000-0000-4000-8000-00000000aa01', 'T', 'B');
+INSERT INTO protector.customers (id, organization_id, full_name)
+VALUES ('0c170000-0000-4000-8000-0000000000c1', '0c170000-0000-4000-8000-000000000000', 'Cora');
+SQL
+sign="SELECT protector_internal.lock_waiver_version('0c170000-0000-4000-8000-000000000000', '0c170000-0000-4000-8000-00000000ab01')"
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "BEGIN" -c "$sign" -c "PREPARE TRANSACTION 'prepared_signature'" >/dev/null
+xid=$(psql -X -A -t -d "$DB" -c "SELECT transaction FROM pg_prepared_xacts WHERE gid = 'prepared_signature'")
+PGAPPNAME=changer psql -X -q -d "$DB" -c "SET lock_timeout = '10s'" \
+	-c "UPDATE protector.waiver_versions SET title = 'T2' WHERE id = '0c170000-0000-4000-8000-00000000ab01'" >/dev/null 2>&1 &
+changer=$!
+wait_session changer "wait_event_type = 'Lock'" || fail=1
+queued=$(answer "$sign")
+end_session changer
+wait "$changer" 2>/dev/null || true
+psql -X -q -d "$DB" -c "ROLLBACK PREPARED 'prepared_signature'" >/dev/null
+echo "a signature queued behind a change that waits for a prepared one: $queued"
+if [ "$queued" != "40001 | the waiver is busy, try again | The prepared transaction $xid holds its lock until COMMIT PREPARED or ROLLBACK PREPARED. | Resolve it (pg_prepared_xacts names it by transaction), then retry the request." ]; then
+	echo "A PREPARED HOLDER AHEAD OF A QUEUED REQUEST WAS NOT NAMED"; fail=1
+fi
+
+# a row a prepared transaction deletes: its row lock is on the row, not in
+# the lock table; the hint names the prepared transaction holding locks
+# on the row's table as what may hold it
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "BEGIN" -c "SET LOCAL protector.notify = off" \
+	-c "DELETE FROM protector.customers WHERE id = '0c170000-0000-4000-8000-0000000000c1'" \
+	-c "PREPARE TRANSACTION 'prepared_customer'" >/dev/null
+xid=$(psql -X -A -t -d "$DB" -c "SELECT transaction FROM pg_prepared_xacts WHERE gid = 'prepared_customer'")
+row=$(answer "INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, status, during)
+	VALUES ('0c170000-0000-4000-8000-000000000000', '0c170000-0000-4000-8000-0000000000a1',
+			'0c170000-0000-4000-8000-0000000005a1', '0c170000-0000-4000-8000-0000000000c1', 'confirmed',
+			tstzrange(date_trunc('day', now()) + interval '2 days 13 hours', date_trunc('day', now()) + interval '2 days 14 hours'))")
+psql -X -q -d "$DB" -c "ROLLBACK PREPARED 'prepared_customer'" >/dev/null
+echo "a booking of a customer a prepared transaction deletes: $row"
+if [ "$row" != "40001 | the customer's record is busy, try again | A change of the customer's record held its lock for more than 300 ms. | The prepared transaction $xid holds locks on this table until COMMIT PREPARED or ROLLBACK PREPARED and may be what holds it: resolve it (pg_prepared_xacts names it by transaction), or retry the request." ]; then
+	echo "A PREPARED TRANSACTION HOLDING A ROW WAS NOT NAMED"; fail=1
+fi
 dropdb "$DB"
 [ "$fail" = 0 ]
