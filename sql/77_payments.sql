@@ -152,7 +152,7 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be a positive amount with at most two decimals', p_parameter),
 			pg_catalog.format('Got %s.', COALESCE(protector_internal.quoted_text(p_amount::text, 100), 'NULL')),
 			CASE WHEN p_amount OPERATOR(pg_catalog.<) 0
-				 THEN 'Amounts are positive; money paid back is a positive amount of kind refund.'
+				 THEN 'Amounts are above 0; money paid back is recorded as a refund, not as a negative amount.'
 				 ELSE 'Amounts are in the currency''s units (12.34, not 1234 cents), above 0 and below 10000000000.' END);
 	END IF;
 END

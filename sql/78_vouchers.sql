@@ -1326,7 +1326,7 @@ AS $$
 BEGIN
 	IF p_kind IS NULL OR p_kind OPERATOR(pg_catalog.<>) ALL ('{percent,fixed}') THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%sdiscount_kind must be percent or fixed', p_prefix),
-			pg_catalog.format('Got %s.', COALESCE(pg_catalog.quote_literal(p_kind), 'NULL')));
+			pg_catalog.format('Got %s.', COALESCE(protector_internal.quoted_text(pg_catalog.quote_literal(p_kind), 100), 'NULL')));
 	END IF;
 	-- (a percent is no amount in cents: 33.333 was refused as one)
 	IF p_kind OPERATOR(pg_catalog.=) 'fixed' THEN
@@ -1335,11 +1335,11 @@ BEGIN
 		  OR (p_value OPERATOR(pg_catalog.<=) 100 AND p_value OPERATOR(pg_catalog.<>) pg_catalog.round(p_value, 2)) THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('%sdiscount_value must be a positive percent with at most two decimals', p_prefix),
-			pg_catalog.format('Got %s.', COALESCE(p_value::text, 'NULL')));
+			pg_catalog.format('Got %s.', COALESCE(protector_internal.quoted_text(p_value::text, 100), 'NULL')));
 	END IF;
 	IF p_kind OPERATOR(pg_catalog.=) 'percent' AND p_value OPERATOR(pg_catalog.>) 100 THEN
 		PERFORM protector.raise('invalid_parameter', 'a percent discount is at most 100',
-			pg_catalog.format('Got %s.', p_value));
+			pg_catalog.format('Got %s.', protector_internal.quoted_text(p_value::text, 100)));
 	END IF;
 	PERFORM protector_internal.check_finite(p_valid_from, p_prefix OPERATOR(pg_catalog.||) 'valid_from', 'Leave it out (NULL) for no limit.');
 	PERFORM protector_internal.check_finite(p_valid_until, p_prefix OPERATOR(pg_catalog.||) 'valid_until', 'Leave it out (NULL) for no limit.');

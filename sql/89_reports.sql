@@ -577,7 +577,7 @@ BEGIN
 	PERFORM protector_internal.authorize(p_organization_id, 'analytics.aggregate');
 	IF p_group_by IS NULL OR p_group_by OPERATOR(pg_catalog.<>) ALL ('{day,week,month}') THEN
 		PERFORM protector.raise('invalid_parameter', 'p_group_by must be day, week or month',
-			pg_catalog.format('Got %s.', COALESCE(pg_catalog.quote_literal(p_group_by), 'NULL')));
+			pg_catalog.format('Got %s.', COALESCE(protector_internal.quoted_text(pg_catalog.quote_literal(p_group_by), 100), 'NULL')));
 	END IF;
 	PERFORM protector_internal.report_range(p_organization_id, p_venue_id, p_from, p_to);
 	RETURN QUERY

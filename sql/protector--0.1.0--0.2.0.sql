@@ -3260,7 +3260,7 @@ BEGIN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%s must be a positive amount with at most two decimals', p_parameter),
 			pg_catalog.format('Got %s.', COALESCE(protector_internal.quoted_text(p_amount::text, 100), 'NULL')),
 			CASE WHEN p_amount OPERATOR(pg_catalog.<) 0
-				 THEN 'Amounts are positive; money paid back is a positive amount of kind refund.'
+				 THEN 'Amounts are above 0; money paid back is recorded as a refund, not as a negative amount.'
 				 ELSE 'Amounts are in the currency''s units (12.34, not 1234 cents), above 0 and below 10000000000.' END);
 	END IF;
 END
@@ -7288,7 +7288,7 @@ BEGIN
 	PERFORM protector_internal.authorize(p_organization_id, 'analytics.aggregate');
 	IF p_group_by IS NULL OR p_group_by OPERATOR(pg_catalog.<>) ALL ('{day,week,month}') THEN
 		PERFORM protector.raise('invalid_parameter', 'p_group_by must be day, week or month',
-			pg_catalog.format('Got %s.', COALESCE(pg_catalog.quote_literal(p_group_by), 'NULL')));
+			pg_catalog.format('Got %s.', COALESCE(protector_internal.quoted_text(pg_catalog.quote_literal(p_group_by), 100), 'NULL')));
 	END IF;
 	PERFORM protector_internal.report_range(p_organization_id, p_venue_id, p_from, p_to);
 	RETURN QUERY
@@ -14901,7 +14901,7 @@ AS $$
 BEGIN
 	IF p_kind IS NULL OR p_kind OPERATOR(pg_catalog.<>) ALL ('{percent,fixed}') THEN
 		PERFORM protector.raise('invalid_parameter', pg_catalog.format('%sdiscount_kind must be percent or fixed', p_prefix),
-			pg_catalog.format('Got %s.', COALESCE(pg_catalog.quote_literal(p_kind), 'NULL')));
+			pg_catalog.format('Got %s.', COALESCE(protector_internal.quoted_text(pg_catalog.quote_literal(p_kind), 100), 'NULL')));
 	END IF;
 	-- (a percent is no amount in cents: 33.333 was refused as one)
 	IF p_kind OPERATOR(pg_catalog.=) 'fixed' THEN
@@ -14910,11 +14910,11 @@ BEGIN
 		  OR (p_value OPERATOR(pg_catalog.<=) 100 AND p_value OPERATOR(pg_catalog.<>) pg_catalog.round(p_value, 2)) THEN
 		PERFORM protector.raise('invalid_parameter',
 			pg_catalog.format('%sdiscount_value must be a positive percent with at most two decimals', p_prefix),
-			pg_catalog.format('Got %s.', COALESCE(p_value::text, 'NULL')));
+			pg_catalog.format('Got %s.', COALESCE(protector_internal.quoted_text(p_value::text, 100), 'NULL')));
 	END IF;
 	IF p_kind OPERATOR(pg_catalog.=) 'percent' AND p_value OPERATOR(pg_catalog.>) 100 THEN
 		PERFORM protector.raise('invalid_parameter', 'a percent discount is at most 100',
-			pg_catalog.format('Got %s.', p_value));
+			pg_catalog.format('Got %s.', protector_internal.quoted_text(p_value::text, 100)));
 	END IF;
 	PERFORM protector_internal.check_finite(p_valid_from, p_prefix OPERATOR(pg_catalog.||) 'valid_from', 'Leave it out (NULL) for no limit.');
 	PERFORM protector_internal.check_finite(p_valid_until, p_prefix OPERATOR(pg_catalog.||) 'valid_until', 'Leave it out (NULL) for no limit.');
