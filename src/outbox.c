@@ -458,7 +458,12 @@ static SPIPlanPtr rest_plan = NULL;
  * drew an id up to the mark had its xid below it) and a drain begun after
  * that took every row past the old floor, not a full batch.  With a
  * sequence whose values are cached (handed out after being read as its
- * last value) no mark is set.  A worker starts where the database's last
+ * last value) no mark is set.  Only this database's transactions count
+ * (xid_running_below): an open transaction of another database, or a
+ * prepared one anywhere, never draws this outbox's ids, and waiting for
+ * the cluster's oldest (GetOldestActiveTransactionId) held every
+ * database's floor while one was open (an attack review: 450 buffers per
+ * drain after 3,000 announcements, growing with every one).  A worker starts where the database's last
  * one left it (the registry keeps it; 0 after a server restart): each
  * worker leaves after two idle seconds, and starting from 0 its first
  * drain read every dead entry again.
@@ -468,6 +473,32 @@ static Oid	floor_relid = InvalidOid;	/* the outbox floor_id is of */
 static bool mark_valid = false;
 static int64 mark_id = 0;
 static TransactionId mark_xid = InvalidTransactionId;
+
+/*
+ * Whether a transaction of this database whose xid precedes xid is still
+ * running: one that may have drawn an outbox id up to a mark.  Prepared
+ * transactions (a PGPROC without a pid) are passed over: a transaction
+ * that announces is never prepared (realtime.c refuses it), so none of
+ * them drew an id.
+ */
+static bool
+xid_running_below(TransactionId xid)
+{
+	bool		running = false;
+
+	LWLockAcquire(ProcArrayLock, LW_SHARED);
+	for (uint32 i = 0; i < ProcGlobal->allProcCount && !running; i++)
+	{
+		PGPROC	   *proc = &ProcGlobal->allProcs[i];
+		TransactionId its = proc->xid;
+
+		if (proc->databaseId != MyDatabaseId || proc->pid == 0)
+			continue;
+		running = TransactionIdIsNormal(its) && TransactionIdPrecedes(its, xid);
+	}
+	LWLockRelease(ProcArrayLock);
+	return running;
+}
 
 /* one line of a row's payloads to NOTIFY, unless it is empty or too long */
 static void
@@ -682,8 +713,7 @@ drain(void)
 		Oid			argtypes[1] = {INT8OID};
 		Datum		args[1];
 		/* every transaction that drew an id up to the mark has ended */
-		bool		mark_reached = mark_valid &&
-			TransactionIdPrecedesOrEquals(mark_xid, GetOldestActiveTransactionId());
+		bool		mark_reached = mark_valid && !xid_running_below(mark_xid);
 
 		if (outbox != floor_relid)
 		{
