@@ -166,9 +166,31 @@ outbox_registry(void)
 }
 
 /*
+ * Can slot s be given to another database (the mutex held)?  Free, or its
+ * database has no worker (or a start that never reported) and no penalty
+ * in force: a database whose workers failed to start must not get one
+ * again at its next commit because another database took its slot, and
+ * took its kept floor with it.
+ */
+static bool
+slot_spare(const OutboxSlot *s, TimestampTz at)
+{
+	if (s->dboid == InvalidOid)
+		return true;
+	if (s->failed_starts >= OUTBOX_MAX_FAILED_STARTS &&
+		!TimestampDifferenceExceeds(s->since, at, OUTBOX_RETRY_MS))
+		return false;
+	return s->state == OUTBOX_NONE ||
+		(s->state == OUTBOX_STARTING &&
+		 TimestampDifferenceExceeds(s->since, at, OUTBOX_START_TIMEOUT_MS));
+}
+
+/*
  * The database's slot (the mutex held); with claim, when it has none, a
- * free one is taken, or one whose database has no worker or a start that
- * never reported.
+ * free one is taken, else the spare one (slot_spare) idle the longest: an
+ * idle database's slot keeps its floor and its failed starts while free
+ * slots are left (the first free-or-idle slot was taken, and two
+ * databases announcing in turn took each other's, a review).
  */
 static OutboxSlot *
 slot_of(OutboxRegistry *r, Oid dboid, bool claim, TimestampTz at)
@@ -181,10 +203,11 @@ slot_of(OutboxRegistry *r, Oid dboid, bool claim, TimestampTz at)
 
 		if (s->dboid == dboid)
 			return s;
-		if (spare == NULL &&
-			(s->dboid == InvalidOid || s->state == OUTBOX_NONE ||
-			 (s->state == OUTBOX_STARTING &&
-			  TimestampDifferenceExceeds(s->since, at, OUTBOX_START_TIMEOUT_MS))))
+		if (!claim || !slot_spare(s, at))
+			continue;
+		if (spare == NULL ||
+			(spare->dboid != InvalidOid &&
+			 (s->dboid == InvalidOid || s->since < spare->since)))
 			spare = s;
 	}
 	if (!claim || spare == NULL)
@@ -921,7 +944,14 @@ protector_outbox_main(Datum main_arg)
 	(void) outbox_registry();
 	before_shmem_exit(worker_gone, main_arg);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(main_arg), InvalidOid, 0);
+	/*
+	 * (also while the database takes no new connections, ALLOW_CONNECTIONS
+	 * false: the rows of commits made by sessions still connected waited
+	 * for the next worker, after it was reopened, and a commit that
+	 * announced itself meanwhile, a review)
+	 */
+	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(main_arg), InvalidOid,
+											  BGWORKER_BYPASS_ALLOWCONN);
 	worker_settings();
 	if (!worker_publish())
 		proc_exit(0);
