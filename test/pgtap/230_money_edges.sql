@@ -5,7 +5,7 @@
 -- burned.  Every figure is computed by hand beside it.  The race of a
 -- deleted payment with a concurrent one: test/concurrency/payments.sh.
 BEGIN;
-SELECT plan(34);
+SELECT plan(32);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['e_owner', 'e_admin', 'e_manager', 'e_finance', 'e_operator']) u;
 INSERT INTO protector.organizations (id, name, slug, currency) VALUES
@@ -163,7 +163,7 @@ SELECT is(tests.error_text($$SELECT protector.record_payment(pg_temp.id('paid'),
 	'22023 | p_amount must be a positive amount with at most two decimals | Got -5. | Amounts are above 0; money paid back is recorded as a refund, not as a negative amount.',
 	'... and a negative one is pointed to a refund');
 -- (a review) every refused value is quoted cut, not whole: a percent of
--- 301 digits, a kind or a grouping of a megabyte
+-- 301 digits or of 300 decimals (a kind and a grouping: pgTAP 520)
 SELECT tests.authenticate_as('e_owner');
 SELECT is(tests.error_text($$SELECT protector.create_promo_code('0a230000-0000-4000-8000-000000000000', 'percent', ('1' || repeat('0', 300))::numeric)$$),
 	'22023 | a percent discount is at most 100 | Got 1' || repeat('0', 99) || '....',
@@ -171,12 +171,6 @@ SELECT is(tests.error_text($$SELECT protector.create_promo_code('0a230000-0000-4
 SELECT is(tests.error_text($$SELECT protector.create_promo_code('0a230000-0000-4000-8000-000000000000', 'percent', 1e-300)$$),
 	'22023 | p_discount_value must be a positive percent with at most two decimals | Got 0.' || repeat('0', 98) || '....',
 	'... and one of 300 decimals');
-SELECT is(tests.error_text($$SELECT protector.create_promo_code('0a230000-0000-4000-8000-000000000000', repeat('x', 1000000), 5)$$),
-	'22023 | p_discount_kind must be percent or fixed | Got ''' || repeat('x', 99) || '....',
-	'... and a kind of a megabyte');
-SELECT is(tests.error_text($$SELECT protector.generate_revenue_report('0a230000-0000-4000-8000-000000000000', current_date, current_date, NULL, repeat('x', 1000000))$$),
-	'22023 | p_group_by must be day, week or month | Got ''' || repeat('x', 99) || '....',
-	'... and a grouping of a megabyte');
 RESET role;
 SELECT throws_ok($$UPDATE protector.bookings SET total_price = 'NaN' WHERE id = pg_temp.id('paid')$$,
 	'23514', 'new row for relation "bookings" violates check constraint "bookings_total_price_check"',
