@@ -10,6 +10,7 @@ PACKAGES=(
 	"postgresql-${PG_MAJOR}"
 	"postgresql-server-dev-${PG_MAJOR}"
 	"postgresql-${PG_MAJOR}-pgtap"
+	"postgresql-${PG_MAJOR}-repack"	# test/ops/repack.sh
 	"postgresql-client-${PG_MAJOR}"
 	libtap-parser-sourcehandler-pgtap-perl
 	libicu-dev

@@ -20,9 +20,13 @@
  *		exactly the type it writes (support.c, protector_column_writable);
  *	  - foreign keys a user adds to such a table are not checked (their
  *		checks are triggers); protector's own are proven by construction;
- *	  - no trigger fires and no RLS applies: the writer decides the row,
- *		and proves its references by construction (an audit row's
- *		organization is the audited row's);
+ *	  - no RLS applies and none of protector's triggers fires: the writer
+ *		decides the row, and proves its references by construction (an
+ *		audit row's organization is the audited row's); AFTER ROW INSERT
+ *		triggers of others fire, as for an INSERT (pg_repack's log
+ *		trigger: a row written while it rebuilt the table was lost at its
+ *		swap, an audit row, a task, a report's change), BEFORE ROW and
+ *		statement triggers of others do not (foreign_triggers());
  *	  - a table is opened once per transaction, under a resource owner and
  *		in a memory context of its own (children of the top transaction's),
  *		and closed before commit, which deletes both; an error while it
@@ -50,6 +54,8 @@
 #include "access/xact.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_trigger.h"
+#include "commands/trigger.h"
 #include "executor/executor.h"
 #include "executor/nodeModifyTable.h"
 #include "nodes/makefuncs.h"
@@ -438,6 +444,57 @@ init_result_relation(ResultRelInfo *rri, Relation rel)
 	rri->ri_RelationDesc = rel;
 }
 
+/* is trigger function funcid protector's own (of its schemas)? */
+static bool
+protectors_function(Oid funcid)
+{
+	char	   *nsp = get_namespace_name(get_func_namespace(funcid));
+
+	return nsp != NULL && (strcmp(nsp, "protector") == 0 || strcmp(nsp, "protector_internal") == 0);
+}
+
+/*
+ * The AFTER ROW INSERT triggers of rel that are not protector's and take
+ * no transition table, as rri's trigger descriptor (NULL: none), with what
+ * firing them needs, as InitResultRelInfo makes them.  Their events are
+ * queued and fired per row (protector_direct_insert).  Only those: the
+ * rows are protector's, which a BEFORE trigger of another could change or
+ * drop, and they make no statement.  Checked where the relcache says rel
+ * has AFTER ROW INSERT triggers at all (tasks has one of its own).
+ */
+static void
+foreign_triggers(ResultRelInfo *rri, Relation rel)
+{
+	TriggerDesc *all = rel->trigdesc;
+	TriggerDesc *fired;
+	int			n = 0;
+
+	if (all == NULL || !all->trig_insert_after_row)
+		return;
+	fired = palloc0(sizeof(TriggerDesc));
+	fired->triggers = palloc0(sizeof(Trigger) * all->numtriggers);
+	for (int i = 0; i < all->numtriggers; i++)
+	{
+		Trigger    *trigger = &all->triggers[i];
+
+		if (!TRIGGER_FOR_ROW(trigger->tgtype) || !TRIGGER_FOR_AFTER(trigger->tgtype) ||
+			!TRIGGER_FOR_INSERT(trigger->tgtype) ||
+			trigger->tgnewtable != NULL || trigger->tgoldtable != NULL ||
+			protectors_function(trigger->tgfoid))
+			continue;
+		fired->triggers[n++] = *trigger;
+	}
+	if (n == 0)
+		return;
+	/* (CopyTriggerDesc's deep copy, of these alone) */
+	fired->numtriggers = n;
+	fired->trig_insert_after_row = true;
+	fired = CopyTriggerDesc(fired);
+	rri->ri_TrigDesc = fired;
+	rri->ri_TrigFunctions = palloc0(sizeof(FmgrInfo) * n);
+	rri->ri_TrigWhenExprs = palloc0(sizeof(ExprState *) * n);
+}
+
 /* t's table, executor state and indexes, as apply makes them */
 static void
 open_parts(DirectTable *t)
@@ -465,6 +522,19 @@ open_parts(DirectTable *t)
 #endif
 	t->rri = makeNode(ResultRelInfo);
 	init_result_relation(t->rri, t->rel);
+	foreign_triggers(t->rri, t->rel);
+	/* (where the firing of its triggers finds it, ExecGetTriggerResultRel) */
+	t->estate->es_opened_result_relations = list_make1(t->rri);
+	/*
+	 * the slots a firing fetches the row into, made now, under t's owner,
+	 * which releases them (made by the firing, under the transaction's
+	 * owner, they were another owner's at the close)
+	 */
+	if (t->rri->ri_TrigDesc != NULL)
+	{
+		(void) ExecGetTriggerOldSlot(t->estate, t->rri);
+		(void) ExecGetTriggerNewSlot(t->estate, t->rri);
+	}
 	open_indices(t->rri);
 	refuse_deferred_indexes(t->rri);
 	t->slot = ExecInitExtraTupleSlot(t->estate, RelationGetDescr(t->rel), &TTSOpsVirtual);
@@ -706,6 +776,13 @@ protector_direct_insert(DirectTable *t, const Datum *values, const bool *nulls)
 #else
 		list_free(ExecInsertIndexTuples(t->rri, slot, t->estate, false, false, NULL, NIL));
 #endif
+	/* others' AFTER ROW INSERT triggers, at once, as a statement of its own */
+	if (t->rri->ri_TrigDesc != NULL)
+	{
+		AfterTriggerBeginQuery();
+		ExecARInsertTriggers(t->estate, t->rri, slot, NIL, NULL);
+		AfterTriggerEndQuery(t->estate);
+	}
 	ResetPerTupleExprContext(t->estate);
 	ExecClearTuple(slot);
 	error_context_stack = callback.previous;

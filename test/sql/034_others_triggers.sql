@@ -1,0 +1,61 @@
+-- The rows protector writes directly (direct_insert.c: audit rows, review
+-- tasks, desk notifications, the outbox, report changes) fire the AFTER ROW
+-- INSERT triggers that are not protector's, as an INSERT would: pg_repack
+-- rebuilds a table by copying it and replaying what its AFTER ROW trigger
+-- logged meanwhile, and a row protector wrote during the rebuild was lost
+-- at the swap (an audit row, a review task, a desk notification, a
+-- report's change: an attack on maintenance).  BEFORE ROW and statement
+-- triggers of others do not fire for them, nor do protector's own, nor one
+-- whose WHEN clause is false.
+SET client_min_messages = warning;
+INSERT INTO protector.organizations (id, name, slug) VALUES ('0c034000-0000-4000-8000-000000000000', 'Others', 'others-triggers');
+INSERT INTO protector.venues (id, organization_id, name, timezone)
+VALUES ('0c034000-0000-4000-8000-0000000000a1', '0c034000-0000-4000-8000-000000000000', 'V', 'UTC');
+INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval)
+VALUES ('0c034000-0000-4000-8000-0000000005a1', '0c034000-0000-4000-8000-000000000000', '0c034000-0000-4000-8000-0000000000a1',
+		'Room', '60 minutes', '60 minutes');
+CREATE TABLE public.seen (tbl text, op text, timing text, at_level text);
+CREATE FUNCTION public.seen() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO public.seen VALUES (TG_TABLE_NAME, TG_OP, TG_WHEN, TG_LEVEL);
+	RETURN NULL;
+END $$;
+CREATE FUNCTION public.dropped() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO public.seen VALUES (TG_TABLE_NAME, TG_OP, TG_WHEN, TG_LEVEL);
+	RETURN NULL;	-- a BEFORE trigger's NULL would drop the row
+END $$;
+-- an AFTER ROW INSERT trigger of another on each table written directly
+CREATE TRIGGER seen AFTER INSERT ON protector.audit_log FOR EACH ROW EXECUTE FUNCTION public.seen();
+CREATE TRIGGER seen AFTER INSERT ON protector.tasks FOR EACH ROW EXECUTE FUNCTION public.seen();
+CREATE TRIGGER seen AFTER INSERT ON protector.notifications FOR EACH ROW EXECUTE FUNCTION public.seen();
+CREATE TRIGGER seen AFTER INSERT ON protector_internal.outbox FOR EACH ROW EXECUTE FUNCTION public.seen();
+CREATE TRIGGER seen AFTER INSERT ON protector_internal.report_changes FOR EACH ROW EXECUTE FUNCTION public.seen();
+-- ... and those that do not fire: a BEFORE ROW one (its NULL would drop
+-- the task), a statement one, and one whose WHEN is false
+CREATE TRIGGER dropped BEFORE INSERT ON protector.tasks FOR EACH ROW EXECUTE FUNCTION public.dropped();
+CREATE TRIGGER seen_statement AFTER INSERT ON protector.notifications FOR EACH STATEMENT EXECUTE FUNCTION public.seen();
+CREATE TRIGGER never AFTER INSERT ON protector.audit_log FOR EACH ROW WHEN (NEW.table_name = 'no such table')
+	EXECUTE FUNCTION public.seen();
+-- one booking, committed: its audit row, review task, desk notification,
+-- report change and outbox row
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, during)
+VALUES ('0c034000-0000-4000-8000-000000000000', '0c034000-0000-4000-8000-0000000000a1', '0c034000-0000-4000-8000-0000000005a1',
+		tstzrange(date_trunc('day', now()) + interval '3 days 10 hours', date_trunc('day', now()) + interval '3 days 11 hours'));
+SELECT tbl, op, timing, at_level, count(*) FROM public.seen GROUP BY 1, 2, 3, 4 ORDER BY 1;
+-- every row is there, the task too (the BEFORE trigger that would drop it
+-- did not run)
+SELECT (SELECT count(*) FROM protector.audit_log WHERE organization_id = '0c034000-0000-4000-8000-000000000000' AND table_name = 'protector.bookings') AS audit_rows,
+	   (SELECT count(*) FROM protector.tasks WHERE organization_id = '0c034000-0000-4000-8000-000000000000') AS tasks,
+	   (SELECT count(*) FROM protector.notifications WHERE organization_id = '0c034000-0000-4000-8000-000000000000') AS notifications;
+DROP TRIGGER seen ON protector.audit_log;
+DROP TRIGGER never ON protector.audit_log;
+DROP TRIGGER seen ON protector.tasks;
+DROP TRIGGER dropped ON protector.tasks;
+DROP TRIGGER seen ON protector.notifications;
+DROP TRIGGER seen_statement ON protector.notifications;
+DROP TRIGGER seen ON protector_internal.outbox;
+DROP TRIGGER seen ON protector_internal.report_changes;
+DROP FUNCTION public.seen(), public.dropped();
+DROP TABLE public.seen;
+DELETE FROM protector.organizations WHERE id = '0c034000-0000-4000-8000-000000000000';
