@@ -508,6 +508,15 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- (a record cleared as an erasure clears it passes every check below,
+	-- and their statements would carry the row being erased, OLD, as
+	-- parameters, which pgaudit logs: not made.  Judged by NEW alone, not
+	-- by a setting, which any session may set)
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.full_name OPERATOR(pg_catalog.=) 'erased'
+	   AND NEW.email IS NULL AND NEW.phone IS NULL AND NEW.country IS NULL AND NEW.notes IS NULL
+	   AND NEW.user_id IS NULL AND NEW.tags OPERATOR(pg_catalog.=) '{}'::text[] THEN
+		RETURN NEW;
+	END IF;
 	-- tags are a set
 	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.tags IS DISTINCT FROM OLD.tags THEN
 		NEW.tags := protector_internal.tag_set(NEW.tags);

@@ -708,7 +708,6 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
-	v_identity text;
 	v_down uuid[];				-- the record and those merged into it
 	v_group uuid[];				-- the person's records: with the one it was merged into
 	v_users uuid[];				-- their accounts, which stamps name them by
@@ -736,7 +735,7 @@ BEGIN
 	-- now is waited for (and then scrubbed), one made after waits for this
 	-- erasure and is refused (booking_customer.c), also when the erasure
 	-- is a direct insert into customer_erasures
-	SELECT c.identity_key, c.merged_into INTO v_identity, v_merged_into FROM protector.customers c
+	SELECT c.merged_into INTO v_merged_into FROM protector.customers c
 	WHERE c.id OPERATOR(pg_catalog.=) p_customer_id
 	FOR UPDATE;
 	-- (the organization's audit purge waits for this, or this for it:
@@ -925,6 +924,17 @@ BEGIN
 	v_widget_keys := ARRAY(SELECT b.idempotency_key FROM protector.bookings b
 						   WHERE b.organization_id OPERATOR(pg_catalog.=) p_organization_id AND b.id OPERATOR(pg_catalog.=) ANY (v_once)
 							 AND pg_catalog.starts_with(b.idempotency_key, 'widget/'));
+	-- its widget rate-limit records, also those of an address the record
+	-- had before (the record's id): the address read by the statement
+	-- itself, before the record is cleared below, never into a variable
+	-- (which a plan for this call carries as a constant: auto_explain's
+	-- nested plans and pgaudit's parameters logged the address an erasure
+	-- is to remove, for another retention period of the log)
+	DELETE FROM protector_internal.widget_requests w
+	WHERE w.organization_id OPERATOR(pg_catalog.=) p_organization_id
+	  AND (w.identity_key OPERATOR(pg_catalog.=) (SELECT c.identity_key FROM protector.customers c
+												 WHERE c.id OPERATOR(pg_catalog.=) p_customer_id)
+		   OR w.customer_id OPERATOR(pg_catalog.=) p_customer_id);
 	-- (the record itself where it is, last: the passes of the
 	-- organizations it was moved out of come first, and read its address
 	-- and account as this one does)
@@ -992,10 +1002,6 @@ BEGIN
 		   OR l.new_row OPERATOR(pg_catalog.->>) 'customer_id' OPERATOR(pg_catalog.=) p_customer_id::text
 		   -- (rows of before the booking was theirs: a walk-in named later)
 		   OR l.record_id OPERATOR(pg_catalog.=) ANY (v_bookings));
-	-- (also those of an address the record had before: the record's id)
-	DELETE FROM protector_internal.widget_requests w
-	WHERE w.organization_id OPERATOR(pg_catalog.=) p_organization_id
-	  AND (w.identity_key OPERATOR(pg_catalog.=) v_identity OR w.customer_id OPERATOR(pg_catalog.=) p_customer_id);
 	-- the free text written about them elsewhere: their vouchers' notes,
 	-- their payments' details beyond protector's own ledger keys, the
 	-- descriptions of their bookings' tasks, and titles: a review task's
