@@ -9,10 +9,13 @@
 --   class 1886547714 (0x70726F02): owners of an organization
 --   class 1886547715 (0x70726F03): widget bookings of an organization
 --                                  (rate limit, customer matching)
---   classes 1886547717 to 1886547721, 1886547723: an organization's report cache
+--   classes 1886547717 to 1886547725: an organization's report cache
 --                                  pruning, reminders of a booking, a
 --                                  member's schedule, a waiver version, a
---                                  customer's requests, their messages
+--                                  customer's requests, a booking's
+--                                  waiver signatures, a customer's
+--                                  messages, an organization's audit
+--                                  purges, a customer's erasures and merges
 -- One lock has no id and takes the two-int form: class 1886547716
 -- (0x70726F04), objid 0, a restore's loads' ends and its DDL
 -- (sql/98_restore.sql).  Applications should not take two-int advisory

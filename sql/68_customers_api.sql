@@ -600,6 +600,9 @@ BEGIN
 	IF p_keep_id = p_merge_id THEN
 		PERFORM protector.raise('invalid_parameter', 'a customer cannot be merged into itself');
 	END IF;
+	-- one erasure or merge of each at a time, in id order (erase_customer)
+	PERFORM protector_internal.lock_seen(1886547725, u.id, false)
+	FROM (SELECT u.id FROM unnest(ARRAY[p_keep_id, p_merge_id]) u(id) ORDER BY u.id) u;
 	-- their bookings before the customers (the merge completes the kept
 	-- record's address, whose trigger share-locks them: customer_reminders)
 	PERFORM protector_internal.lock_customer_bookings(ARRAY[p_keep_id, p_merge_id]);

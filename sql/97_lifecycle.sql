@@ -1590,6 +1590,10 @@ DECLARE
 	v_id uuid;
 	v_ids uuid[];
 BEGIN
+	-- one erasure or merge of the customer at a time, first (two erasures
+	-- of one customer, a booking handed to it between their locks of its
+	-- bookings, each waited for a booking the other held: 40P01)
+	PERFORM protector_internal.lock_seen(1886547725, p_customer_id, false);
 	-- the customer's bookings before the customer, as merge_customers
 	-- takes them (a merge and an erasure of one customer deadlocked)
 	PERFORM protector_internal.lock_customer_bookings(ARRAY[p_customer_id]);

@@ -1376,6 +1376,10 @@ DECLARE
 	v_id uuid;
 	v_ids uuid[];
 BEGIN
+	-- one erasure or merge of the customer at a time, first (two erasures
+	-- of one customer, a booking handed to it between their locks of its
+	-- bookings, each waited for a booking the other held: 40P01)
+	PERFORM protector_internal.lock_seen(1886547725, p_customer_id, false);
 	-- the customer's bookings before the customer, as merge_customers
 	-- takes them (a merge and an erasure of one customer deadlocked)
 	PERFORM protector_internal.lock_customer_bookings(ARRAY[p_customer_id]);
@@ -13063,6 +13067,9 @@ BEGIN
 	IF p_keep_id = p_merge_id THEN
 		PERFORM protector.raise('invalid_parameter', 'a customer cannot be merged into itself');
 	END IF;
+	-- one erasure or merge of each at a time, in id order (erase_customer)
+	PERFORM protector_internal.lock_seen(1886547725, u.id, false)
+	FROM (SELECT u.id FROM unnest(ARRAY[p_keep_id, p_merge_id]) u(id) ORDER BY u.id) u;
 	-- their bookings before the customers (the merge completes the kept
 	-- record's address, whose trigger share-locks them: customer_reminders)
 	PERFORM protector_internal.lock_customer_bookings(ARRAY[p_keep_id, p_merge_id]);

@@ -77,6 +77,7 @@ static SPIPlanPtr give_back_bookings_plan = NULL;
 static SPIPlanPtr give_back_vouchers_plan = NULL;
 static SPIPlanPtr seen_reminder_plan = NULL;
 static SPIPlanPtr seen_waiver_version_plan = NULL;
+static SPIPlanPtr seen_customer_plan = NULL;
 
 int			protector_lock_timeout = 5000;
 
@@ -167,6 +168,11 @@ static const LockClass reminder_lock = {
 static const LockClass waiver_version_lock = {
 	PROTECTOR_LOCK_CLASS_WAIVER_VERSION, "the waiver is busy, try again",
 	"A change of the same waiver version"
+};
+
+static const LockClass customer_erasure_lock = {
+	PROTECTOR_LOCK_CLASS_CUSTOMER_ERASURE, "the customer is being erased or merged, try again",
+	"Another erasure or merge of the same customer"
 };
 
 static bool
@@ -836,6 +842,13 @@ protector_lock_give_backs(PG_FUNCTION_ARGS)
 	" OR b.organization_id OPERATOR(pg_catalog.=) ANY (protector_internal.orgs_with('reminders.send')))"
 #define SEEN_WAIVER_VERSION_SQL \
 	"SELECT pg_catalog.count(*) FROM protector.waiver_versions v WHERE v.id OPERATOR(pg_catalog.=) $1"
+/*
+ * (a customer's erasures and merges, one at a time: two erasures of one
+ * customer, with a booking handed to it between their locks of its
+ * bookings, each waited for a booking the other held, 40P01)
+ */
+#define SEEN_CUSTOMER_SQL \
+	"SELECT pg_catalog.count(*) FROM protector.customers c WHERE c.id OPERATOR(pg_catalog.=) $1"
 
 /*
  * a lock SQL takes over a row the caller sees: of which class, over which
@@ -854,6 +867,7 @@ typedef struct SeenLock
 static const SeenLock seen_locks[] = {
 	{&reminder_lock, &seen_reminder_plan, SEEN_REMINDER_BOOKING_SQL, true},
 	{&waiver_version_lock, &seen_waiver_version_plan, SEEN_WAIVER_VERSION_SQL, false},
+	{&customer_erasure_lock, &seen_customer_plan, SEEN_CUSTOMER_SQL, true},
 };
 
 /* the lock of class classid taken over a row the caller sees, or 22023 */
@@ -868,8 +882,9 @@ seen_lock_of(int32 classid)
 	ereport(ERROR,
 			(protector_errcode(PROTECTOR_ERR_INVALID_PARAMETER),
 			 errmsg("p_class %d is not a lock taken over a row the caller sees", classid),
-			 errhint("Use %d (a booking's reminders) or %d (a waiver version).",
-					 PROTECTOR_LOCK_CLASS_REMINDER, PROTECTOR_LOCK_CLASS_WAIVER_VERSION)));
+			 errhint("Use %d (a booking's reminders), %d (a waiver version) or %d (a customer's erasures and merges).",
+					 PROTECTOR_LOCK_CLASS_REMINDER, PROTECTOR_LOCK_CLASS_WAIVER_VERSION,
+					 PROTECTOR_LOCK_CLASS_CUSTOMER_ERASURE)));
 	return NULL;				/* not reached */
 }
 

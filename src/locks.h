@@ -33,6 +33,9 @@ extern int	protector_lock_timeout;
 /* classid of the lock of a waiver version (signatures share it) */
 #define PROTECTOR_LOCK_CLASS_WAIVER_VERSION 1886547720
 
+/* classid of the lock of a customer's erasures and merges (one at a time) */
+#define PROTECTOR_LOCK_CLASS_CUSTOMER_ERASURE 1886547725
+
 extern int64 protector_lock_key(int32 classid, const pg_uuid_t *id);
 extern int64 protector_service_lock_key(const pg_uuid_t *service_id);
 extern void protector_lock_service(const pg_uuid_t *service_id);

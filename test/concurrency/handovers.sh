@@ -25,6 +25,8 @@
 #    merged into two others at once, and merged and erased at once: no
 #    deadlock (both take the customers' bookings before the customers, in
 #    one order); the second merge is refused by name, the erasure waits.
+# 7. two erasures of one customer, a booking handed to it between them:
+#    no deadlock, the second answers already_erased.
 # Runs inside the throwaway cluster of scripts/test.sh (PG* variables set).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -267,5 +269,57 @@ SQL
 }
 race6 d "protector.merge_customers('0f480000-0000-4000-8000-00000000c0d3', '0f480000-0000-4000-8000-00000000c0d2')"
 race6 e "protector.erase_customer('0f480000-0000-4000-8000-00000000c0e2')"
+
+# 7. two erasures of one customer (a retry, a second click), a booking
+# handed to that customer between their starts, a note held on its last
+# booking: the first erasure locked its bookings b1 and waited for b2, the
+# second locked the handed-over b0 (the lowest id) and waited for b1, and
+# the first, going on, waited for b0: 40P01 (an attack on mixed loads).
+# Erasures and merges of one customer take turns now; the second answers
+# already_erased.
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+INSERT INTO protector.customers (id, organization_id, full_name, email) VALUES
+	('0f480000-0000-4000-8000-00000000c0f1', '$ORG', 'Carl', 'carl@example.com'),
+	('0f480000-0000-4000-8000-00000000c0f2', '$ORG', 'Dora', 'dora@example.com');
+INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status)
+SELECT ('0f480000-0000-4000-8000-000000000f7' || n)::uuid, '$ORG', '0f480000-0000-4000-8000-0000000000a1',
+	   '0f480000-0000-4000-8000-0000000005a1',
+	   CASE WHEN n = 0 THEN '0f480000-0000-4000-8000-00000000c0f2' ELSE '0f480000-0000-4000-8000-00000000c0f1' END::uuid,
+	   tstzrange(date_trunc('day', now()) + (n + 25) * interval '1 day', date_trunc('day', now()) + (n + 25) * interval '1 day' + interval '1 hour'),
+	   'confirmed'
+FROM generate_series(0, 2) n;
+SQL
+PGAPPNAME=noter7 psql -X -q -d "$DB" >/dev/null 2>&1 <<SQL &
+BEGIN;
+SELECT tests.authenticate_as('manager') \g /dev/null
+UPDATE protector.bookings SET details = '{"note": "window seat"}' WHERE id = '0f480000-0000-4000-8000-000000000f72';
+SELECT pg_sleep(2) \g /dev/null
+COMMIT;
+SQL
+wait_session noter7 "query LIKE 'SELECT pg_sleep%'"
+erase7() {	# $1 = which
+	PGAPPNAME=eraser7$1 psql -X -q -A -t -d "$DB" >"$WORK/erase7$1.log" 2>&1 <<SQL &
+BEGIN;
+SELECT tests.authenticate_as('owner') \g /dev/null
+SELECT 'already_erased ' || (protector.erase_customer('0f480000-0000-4000-8000-00000000c0f1') ->> 'already_erased');
+COMMIT;
+SQL
+}
+erase7 a
+wait_session eraser7a "wait_event_type = 'Lock'"
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+BEGIN;
+SELECT tests.authenticate_as('owner') \g /dev/null
+UPDATE protector.bookings SET customer_id = '0f480000-0000-4000-8000-00000000c0f1' WHERE id = '0f480000-0000-4000-8000-000000000f70';
+COMMIT;
+SQL
+erase7 b
+wait_session eraser7b "wait_event_type = 'Lock'"
+wait
+answers="$(grep -h 'already_erased\|ERROR' "$WORK/erase7a.log" "$WORK/erase7b.log" | tr '\n' ' ')"
+echo "[7] two erasures of one customer around a handover: $answers"
+if [ "$answers" != "already_erased false already_erased true " ]; then
+	echo "TWO ERASURES OF ONE CUSTOMER DID NOT END AS THEY SHOULD:"; cat "$WORK/erase7a.log" "$WORK/erase7b.log"; failures=$((failures + 1))
+fi
 dropdb "$DB"
 [ "$failures" -eq 0 ]

@@ -12,7 +12,7 @@
 --    they called it with the caller's rights; their locks are now taken in
 --    C, over rows the caller reaches.
 BEGIN;
-SELECT plan(13);
+SELECT plan(15);
 
 SELECT tests.create_supabase_user(u) FROM unnest(ARRAY['wr_owner', 'wr_cara']) u;
 INSERT INTO protector.organizations (id, name, slug, timezone, settings)
@@ -95,6 +95,14 @@ SELECT is((SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = p
 SELECT protector_internal.lock_seen(1886547718, '0a985000-0000-4000-8000-0000000000b1', false);
 SELECT is((SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()) - :held, 1::bigint,
 	'... over one of its own, one');
+-- (a customer's erasures and merges take turns: the lock of those only
+-- over a customer the caller sees)
+SELECT protector_internal.lock_seen(1886547725, '0a985000-0000-4000-8000-00000000c999', false);
+SELECT is((SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()) - :held, 1::bigint,
+	'lock_seen over a customer it does not see takes no lock of its erasures');
+SELECT protector_internal.lock_seen(1886547725, '0a985000-0000-4000-8000-00000000c001', false);
+SELECT is((SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()) - :held, 2::bigint,
+	'... over its own customer, one');
 SELECT tests.clear_authentication();
 -- the booking's customer sees it, but may not send its reminders: their
 -- exclusive lock made the desk's reminders fail
@@ -111,7 +119,7 @@ SELECT throws_ok(format($$SELECT protector_internal.lock_seen(1886547720, %L, fa
 	'the lock of class 1886547720 is taken shared here',
 	'a waiver version''s lock is not taken exclusively by a signer (it made every other signature wait)');
 SELECT throws_ok($$SELECT protector_internal.lock_seen(1886547713, '0a985000-0000-4000-8000-0000000005a1', false)$$, '22023',
-	'p_class 1886547713 is not a lock taken over a row the caller sees', 'lock_seen takes only its two classes');
+	'p_class 1886547713 is not a lock taken over a row the caller sees', 'lock_seen takes only its three classes');
 SELECT tests.clear_authentication();
 
 SELECT * FROM finish();
