@@ -92,6 +92,14 @@ $$;
 COMMENT ON FUNCTION protector_internal.log_report_change() IS
 'Trigger, per statement: logs which organizations'' report data the transaction changed';
 
+-- a TRUNCATE of the log itself (a superuser's, or maintenance's) leaves
+-- every entry of the cache without the changes after it: every
+-- organization is logged again, in the truncating transaction (an attack
+-- on maintenance: a report cached before a booking answered without it)
+CREATE TRIGGER truncated AFTER TRUNCATE ON protector_internal.report_changes
+	FOR EACH STATEMENT EXECUTE FUNCTION protector_internal.log_report_change();
+ALTER TABLE protector_internal.report_changes ENABLE ALWAYS TRIGGER truncated;
+
 -- the same for the tables with an organization_id, in C (every booking
 -- runs it): src/report_changes.c; it logs while restoring too
 CREATE FUNCTION protector_internal.report_change()

@@ -19695,6 +19695,14 @@ CREATE TRIGGER times_are_finite BEFORE INSERT OR UPDATE OF deleted_at ON protect
 	FOR EACH ROW WHEN (NOT pg_catalog.isfinite(NEW.deleted_at))
 	EXECUTE FUNCTION protector_internal.refuse_infinite_times('deleted_at');
 
+-- 0.2.0: a TRUNCATE of the log itself (a superuser's, or maintenance's) leaves
+-- every entry of the cache without the changes after it: every
+-- organization is logged again, in the truncating transaction (an attack
+-- on maintenance: a report cached before a booking answered without it)
+CREATE TRIGGER truncated AFTER TRUNCATE ON protector_internal.report_changes
+	FOR EACH STATEMENT EXECUTE FUNCTION protector_internal.log_report_change();
+ALTER TABLE protector_internal.report_changes ENABLE ALWAYS TRIGGER truncated;
+
 -- (last: every function added above, whatever its place)
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA protector_internal FROM PUBLIC;
 

@@ -90,6 +90,20 @@ TRUNCATE protector.tasks;
 SELECT count(*) = (SELECT count(*) FROM protector.organizations) AS every_organization_logged
 FROM protector_internal.report_changes WHERE xid = pg_current_xact_id();
 ROLLBACK;
+-- ... and so does a TRUNCATE of the change log itself (by a superuser):
+-- the entries stored before it no longer saw any change after them, and a
+-- report cached before a booking answered without it (an attack on
+-- maintenance).  One booking more than the cached report counted.
+SELECT sum(bookings) AS bookings_cached FROM protector.generate_booking_report('0d180000-0000-4000-8000-000000000000',
+	current_date - 7, current_date + 7);
+INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, during, status, currency, total_price)
+VALUES ('0d180000-0000-4000-8000-000000000000', '0d180000-0000-4000-8000-0000000000a1', '0d180000-0000-4000-8000-0000000005a1',
+		'0d180000-0000-4000-8000-0000000000c1',
+		tstzrange(date_trunc('day', now()) + interval '2 days', date_trunc('day', now()) + interval '2 days 1 hour'),
+		'confirmed', 'EUR', 30);
+TRUNCATE protector_internal.report_changes;
+SELECT sum(bookings) AS bookings_after_truncate FROM protector.generate_booking_report('0d180000-0000-4000-8000-000000000000',
+	current_date - 7, current_date + 7);
 
 -- One entry per question: dates and venue ids are keyed in their canonical
 -- text, so '2026-1-1' (or 'today', a date of the caller's session) and
