@@ -202,20 +202,24 @@ wait_for_row(void *arg)
  * (its xmax).  Then even a lock that may not wait waits: PostgreSQL
  * follows an update under way to the newer version whatever the wait
  * policy (heap_lock_updated_tuple).  This transaction's own locks do not
- * count.
+ * count.  *holder: that transaction, where it is one (not a MultiXact).
  */
 static bool
-row_held_by_others(TupleTableSlot *slot)
+row_held_by_others(TupleTableSlot *slot, TransactionId *holder)
 {
 	ProtectorRowXmax xmax;
 
+	*holder = InvalidTransactionId;
 	if (!protector_row_xmax(slot, &xmax))
 		return true;
 	if (xmax.infomask & HEAP_XMAX_INVALID)
 		return false;
 	if (xmax.infomask & HEAP_XMAX_IS_MULTI)
 		return MultiXactIdIsRunning(xmax.raw_xmax, HEAP_XMAX_IS_LOCKED_ONLY(xmax.infomask));
-	return !TransactionIdIsCurrentTransactionId(xmax.raw_xmax) && TransactionIdIsInProgress(xmax.raw_xmax);
+	if (TransactionIdIsCurrentTransactionId(xmax.raw_xmax) || !TransactionIdIsInProgress(xmax.raw_xmax))
+		return false;
+	*holder = xmax.raw_xmax;
+	return true;
 }
 
 /*
@@ -229,13 +233,14 @@ lock_row_bounded(Relation rel, TupleTableSlot *slot, Snapshot snapshot, TM_Failu
 {
 	RowLockWait w = {.rel = rel, .slot = slot, .snapshot = snapshot};
 	TM_Result	result = TM_WouldBlock;
+	TransactionId holder;
 
-	if (!row_held_by_others(slot))
+	if (!row_held_by_others(slot, &holder))
 		result = lock_row(rel, slot, snapshot, tmfd, LockWaitSkip);
 	if (result != TM_WouldBlock)
 		return result;
 	protector_bounded_wait(wait_for_row, &w, "the customer's record is busy, try again",
-						   "A change of the customer's record", RelationGetRelid(rel));
+						   "A change of the customer's record", RelationGetRelid(rel), holder);
 	*tmfd = w.tmfd;
 	return w.result;
 }

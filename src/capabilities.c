@@ -1233,7 +1233,7 @@ lock_row(RowPlans *plans, Oid relid, Datum id, const char *entity)
 	char	   *busy = psprintf("the %s is busy, try again", entity);
 
 	protector_elevate(protector_table_owner(get_rel_name(relid)), &saved);
-	protector_bounded_wait(wait_for_row, &w, busy, "Another request changing it", relid);
+	protector_bounded_wait(wait_for_row, &w, busy, "Another request changing it", relid, InvalidTransactionId);
 	protector_restore(&saved);
 	if (w.ret != SPI_OK_SELECT)
 		elog(ERROR, "row lock failed: %s", SPI_result_code_string(w.ret));

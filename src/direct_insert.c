@@ -18,15 +18,14 @@
  *		checked; a deferrable one is refused, its check at commit needs a
  *		trigger these rows do not queue); columns the writer sets are of
  *		exactly the type it writes (support.c, protector_column_writable);
- *	  - foreign keys a user adds to such a table are not checked (their
- *		checks are triggers); protector's own are proven by construction;
  *	  - no RLS applies and none of protector's triggers fires: the writer
  *		decides the row, and proves its references by construction (an
  *		audit row's organization is the audited row's); AFTER ROW INSERT
- *		triggers of others fire, as for an INSERT (pg_repack's log
- *		trigger: a row written while it rebuilt the table was lost at its
- *		swap, an audit row, a task, a report's change), BEFORE ROW and
- *		statement triggers of others do not (foreign_triggers());
+ *		triggers of others fire, as for an INSERT, at once even where
+ *		deferrable (pg_repack's log trigger: a row written while it
+ *		rebuilt the table was lost at its swap, an audit row, a task, a
+ *		report's change; a foreign key a user adds is checked so), BEFORE
+ *		ROW and statement triggers of others do not (foreign_triggers());
  *	  - a table is opened once per transaction, under a resource owner and
  *		in a memory context of its own (children of the top transaction's),
  *		and closed before commit, which deletes both; an error while it
@@ -205,7 +204,7 @@ in_use(const DirectTable *t)
 
 /*
  * A row made or written into t while another is (by a DEFAULT, CHECK
- * constraint or index expression of the table, or DDL, running code that
+ * constraint, index expression or trigger of the table, or DDL, running code that
  * writes to a table whose changes protector records in it) would take the
  * same slot, memory and executor state: refused.
  */
@@ -217,7 +216,7 @@ refuse_reentry(const DirectTable *t)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("a row was to be written into \"%s\" while protector was writing one there",
 						RelationGetRelationName(t->rel)),
-				 errdetail("A DEFAULT, CHECK constraint or index expression of the table writes to a table whose changes protector records there.")));
+				 errdetail("A DEFAULT, CHECK constraint, index expression or AFTER INSERT trigger of the table writes to a table whose changes protector records there.")));
 }
 
 /*
@@ -482,7 +481,15 @@ foreign_triggers(ResultRelInfo *rri, Relation rel)
 			trigger->tgnewtable != NULL || trigger->tgoldtable != NULL ||
 			protectors_function(trigger->tgfoid))
 			continue;
-		fired->triggers[n++] = *trigger;
+		fired->triggers[n] = *trigger;
+		/*
+		 * at once, never deferred: an outbox row is written at commit,
+		 * after the deferred events fired, and theirs were dropped (a
+		 * deferrable foreign key let a row through that broke it)
+		 */
+		fired->triggers[n].tgdeferrable = false;
+		fired->triggers[n].tginitdeferred = false;
+		n++;
 	}
 	if (n == 0)
 		return;
@@ -491,7 +498,15 @@ foreign_triggers(ResultRelInfo *rri, Relation rel)
 	fired->trig_insert_after_row = true;
 	fired = CopyTriggerDesc(fired);
 	rri->ri_TrigDesc = fired;
+	/*
+	 * their functions looked up now, in the table's memory: a firing looks
+	 * up one it finds unset in the memory current then, where the caller's
+	 * short-lived memory held a SECURITY DEFINER or SET function's cache,
+	 * read again at the next row after it was freed (a crash: a review)
+	 */
 	rri->ri_TrigFunctions = palloc0(sizeof(FmgrInfo) * n);
+	for (int i = 0; i < n; i++)
+		fmgr_info(fired->triggers[i].tgfoid, &rri->ri_TrigFunctions[i]);
 	rri->ri_TrigWhenExprs = palloc0(sizeof(ExprState *) * n);
 }
 
@@ -776,12 +791,18 @@ protector_direct_insert(DirectTable *t, const Datum *values, const bool *nulls)
 #else
 		list_free(ExecInsertIndexTuples(t->rri, slot, t->estate, false, false, NULL, NIL));
 #endif
-	/* others' AFTER ROW INSERT triggers, at once, as a statement of its own */
+	/*
+	 * others' AFTER ROW INSERT triggers, at once, as a statement of its own,
+	 * in the table's executor memory, as ExecutorFinish fires a statement's
+	 */
 	if (t->rri->ri_TrigDesc != NULL)
 	{
+		MemoryContext caller = MemoryContextSwitchTo(t->estate->es_query_cxt);
+
 		AfterTriggerBeginQuery();
 		ExecARInsertTriggers(t->estate, t->rri, slot, NIL, NULL);
 		AfterTriggerEndQuery(t->estate);
+		MemoryContextSwitchTo(caller);
 	}
 	ResetPerTupleExprContext(t->estate);
 	ExecClearTuple(slot);

@@ -198,25 +198,42 @@ effective_lock_timeout(void)
 }
 
 /*
- * The transaction id of a prepared transaction that holds the lock of tag
- * in any mode, or InvalidTransactionId: the holder a busy error names, as
- * it keeps its locks until COMMIT PREPARED or ROLLBACK PREPARED, however
- * often the caller retries.  Any mode: one that does not conflict with
- * the caller's still holds up a request queued before it (a waiver's
- * change behind a prepared signature, and the signatures behind that).
- * (A prepared transaction's locks are held by a dummy PGPROC with the
- * preparing session's virtual transaction id, TwoPhaseGetXidByVirtualXID.)
+ * Where a busy error looks for a prepared transaction that holds the lock
+ * waited for: tag, in a mode conflicting with against; exact when tag is
+ * the lock waited for (an advisory lock, the transaction holding a row),
+ * else tag is the table of the row waited for, whose row locks are not in
+ * the lock table.
+ */
+typedef struct HolderProbe
+{
+	LOCKTAG		tag;
+	LOCKMODE	against;
+	bool		exact;
+} HolderProbe;
+
+/*
+ * The transaction id of a prepared transaction that holds the lock of
+ * probe, or InvalidTransactionId: the holder a busy error names, as it
+ * keeps its locks until COMMIT PREPARED or ROLLBACK PREPARED, however
+ * often the caller retries.  An exact probe asks for holders of any mode
+ * (AccessExclusiveLock conflicts with all): one that does not conflict
+ * with the caller's still holds up a request queued before it (a waiver's
+ * change behind a prepared signature, and the signatures behind that).  A
+ * table's asks for those of RowShareLock or more (ExclusiveLock conflicts
+ * with those): a prepared transaction that only read the table holds no
+ * row of it (a review: it was named).  (A prepared transaction's locks
+ * are held by a dummy PGPROC with the preparing session's virtual
+ * transaction id, TwoPhaseGetXidByVirtualXID.)
  */
 static TransactionId
-prepared_holder(const LOCKTAG *tag)
+prepared_holder(const HolderProbe *probe)
 {
 	VirtualTransactionId *holders;
 	int			n;
 
-	if (max_prepared_xacts == 0)
+	if (probe == NULL || max_prepared_xacts == 0)
 		return InvalidTransactionId;
-	/* (every mode conflicts with AccessExclusiveLock: all holders) */
-	holders = GetLockConflicts(tag, AccessExclusiveLock, &n);
+	holders = GetLockConflicts(&probe->tag, probe->against, &n);
 	for (int i = 0; i < n; i++)
 	{
 		bool		more;
@@ -232,14 +249,12 @@ prepared_holder(const LOCKTAG *tag)
  * Runs wait(arg), which may wait for a lock, with lock_timeout set to the
  * effective bound; a wait that runs out is a retryable 40001 saying what
  * was busy (busy) and who held it (holder), not "canceling statement due
- * to lock timeout".  A prepared transaction holding tag's lock is named:
- * as the holder where tag is the lock waited for (exact: an advisory
- * lock's), as one that may be it where tag is the table of the row waited
- * for (its row locks are not in the lock table).
+ * to lock timeout".  A prepared transaction holding probe's lock is
+ * named: as the holder where the probe is exact, else as one that may be.
  */
 static void
 bounded_wait(ProtectorLockWait wait, void *arg, const char *busy, const char *holder,
-			 const LOCKTAG *tag, bool exact)
+			 const HolderProbe *probe)
 {
 	int			save_nestlevel;
 	volatile int timeout = effective_lock_timeout();
@@ -273,8 +288,8 @@ bounded_wait(ProtectorLockWait wait, void *arg, const char *busy, const char *ho
 		/* replace "canceling statement due to lock timeout" */
 		FlushErrorState();
 		/* (the wait was left by then: ProcessInterrupts' LockErrorCleanup) */
-		prepared = tag != NULL ? prepared_holder(tag) : InvalidTransactionId;
-		if (TransactionIdIsValid(prepared) && exact)
+		prepared = prepared_holder(probe);
+		if (TransactionIdIsValid(prepared) && probe->exact)
 			ereport(ERROR,
 					(protector_errcode(PROTECTOR_ERR_RETRY),
 					 errmsg("%s", busy),
@@ -301,21 +316,30 @@ bounded_wait(ProtectorLockWait wait, void *arg, const char *busy, const char *ho
 
 /*
  * The same for a wait for a row of relid (InvalidOid: none known), whose
- * table a prepared transaction holding the row would hold a lock on
+ * table a prepared transaction holding the row holds a lock on; or, where
+ * the row's holder is known (xid valid: the single transaction in its
+ * xmax), for that transaction
  */
 void
 protector_bounded_wait(ProtectorLockWait wait, void *arg, const char *busy, const char *holder,
-					   Oid relid)
+					   Oid relid, TransactionId xid)
 {
-	LOCKTAG		tag;
+	HolderProbe probe = {.against = ExclusiveLock, .exact = false};
 
-	if (!OidIsValid(relid))
+	if (TransactionIdIsValid(xid))
 	{
-		bounded_wait(wait, arg, busy, holder, NULL, false);
+		SET_LOCKTAG_TRANSACTION(probe.tag, xid);
+		probe.against = AccessExclusiveLock;
+		probe.exact = true;
+	}
+	else if (OidIsValid(relid))
+		SET_LOCKTAG_RELATION(probe.tag, MyDatabaseId, relid);
+	else
+	{
+		bounded_wait(wait, arg, busy, holder, NULL);
 		return;
 	}
-	SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
-	bounded_wait(wait, arg, busy, holder, &tag, false);
+	bounded_wait(wait, arg, busy, holder, &probe);
 }
 
 static void
@@ -341,25 +365,25 @@ set_key_tag(LOCKTAG *tag, int64 key)
 static void
 lock_key(const LockClass *class, int64 key)
 {
-	LOCKTAG		tag;
+	HolderProbe probe = {.against = AccessExclusiveLock, .exact = true};
 
 	/* uncontended: no timer, no GUC juggling */
 	if (try_lock_key(key))
 		return;
-	set_key_tag(&tag, key);
-	bounded_wait(wait_for_key, &key, class->busy, class->holder, &tag, true);
+	set_key_tag(&probe.tag, key);
+	bounded_wait(wait_for_key, &key, class->busy, class->holder, &probe);
 }
 
 /* the same, shared: shared holders do not wait for one another */
 static void
 lock_key_shared(const LockClass *class, int64 key)
 {
-	LOCKTAG		tag;
+	HolderProbe probe = {.against = AccessExclusiveLock, .exact = true};
 
 	if (DatumGetBool(DirectFunctionCall1(pg_try_advisory_xact_lock_shared_int8, Int64GetDatum(key))))
 		return;
-	set_key_tag(&tag, key);
-	bounded_wait(wait_for_key_shared, &key, class->busy, class->holder, &tag, true);
+	set_key_tag(&probe.tag, key);
+	bounded_wait(wait_for_key_shared, &key, class->busy, class->holder, &probe);
 }
 
 static void
@@ -637,7 +661,8 @@ read_bookings_bounded(const ProtectorRead *read, Datum *values, ProtectorRowCopy
 	BookingsRead r = {read, values, copy, arg};
 
 	protector_bounded_wait(read_bookings, &r, "the booking is busy, try again",
-						   "Another request changing it", protector_relid("bookings", false));
+						   "Another request changing it", protector_relid("bookings", false),
+						   InvalidTransactionId);
 }
 
 /*

@@ -45,6 +45,6 @@ extern void protector_lock_member(const pg_uuid_t *member_id);
 typedef void (*ProtectorLockWait) (void *arg);
 extern void protector_bounded_wait(ProtectorLockWait wait, void *arg,
 								   const char *busy, const char *holder,
-								   Oid relid);
+								   Oid relid, TransactionId xid);
 
 #endif							/* PROTECTOR_LOCKS_H */

@@ -197,7 +197,7 @@ refuse_while_writing(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("a change was announced while protector wrote this transaction's announcements"),
-				 errdetail("A DEFAULT or CHECK constraint of protector_internal.outbox changes a table whose changes protector announces.")));
+				 errdetail("A DEFAULT, CHECK constraint or trigger of protector_internal.outbox changes a table whose changes protector announces.")));
 }
 
 static void register_callbacks(void);
