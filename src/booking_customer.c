@@ -39,6 +39,7 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/multixact.h"
+#include "access/subtrans.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
@@ -218,7 +219,12 @@ row_held_by_others(TupleTableSlot *slot, TransactionId *holder)
 		return MultiXactIdIsRunning(xmax.raw_xmax, HEAP_XMAX_IS_LOCKED_ONLY(xmax.infomask));
 	if (TransactionIdIsCurrentTransactionId(xmax.raw_xmax) || !TransactionIdIsInProgress(xmax.raw_xmax))
 		return false;
-	*holder = xmax.raw_xmax;
+	/*
+	 * (its top transaction, whose lock a wait is for, as XactLockTableWait
+	 * waits: a subtransaction's id was looked up in the lock table, where a
+	 * prepared transaction keeps its top one's alone, a review)
+	 */
+	*holder = SubTransGetTopmostTransaction(xmax.raw_xmax);
 	return true;
 }
 

@@ -538,6 +538,38 @@ foreign_triggers(ResultRelInfo *rri, Relation rel)
 	rri->ri_TrigWhenExprs = palloc0(sizeof(ExprState *) * n);
 }
 
+/*
+ * Fires others' AFTER ROW INSERT triggers for the row just written (slot),
+ * at once, as a statement of its own, in t's executor memory, as
+ * ExecutorFinish fires a statement's.  A firing reads the row into t's
+ * trigger slots, pinning its buffer under the current resource owner,
+ * and clears them when done; a trigger's error left them holding the pin
+ * that owner's abort then released, and the next row's firing failed
+ * ("buffer is not owned by resource owner": a review).  Cleared on the
+ * way out then too.
+ */
+static void
+fire_others_triggers(DirectTable *t, TupleTableSlot *slot)
+{
+	MemoryContext caller = MemoryContextSwitchTo(t->estate->es_query_cxt);
+
+	PG_TRY();
+	{
+		AfterTriggerBeginQuery();
+		ExecARInsertTriggers(t->estate, t->rri, slot, NIL, NULL);
+		AfterTriggerEndQuery(t->estate);
+	}
+	PG_CATCH();
+	{
+		ExecClearTuple(t->rri->ri_TrigOldSlot);
+		ExecClearTuple(t->rri->ri_TrigNewSlot);
+		MemoryContextSwitchTo(caller);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(caller);
+}
+
 /* t's table, executor state and indexes, as apply makes them */
 static void
 open_parts(DirectTable *t)
@@ -736,7 +768,7 @@ direct_error_context(void *arg)
 	 * up per transaction cost each booking 2,000 instructions, and a
 	 * catalog read has no place in an error's callback)
 	 */
-	errcontext("protector writing a row into table \"%s\" directly (its defaults, CHECK constraints and index expressions run as the current role)",
+	errcontext("protector writing a row into table \"%s\" directly (its defaults, CHECK constraints, index expressions and triggers run as the current role)",
 			   RelationGetRelationName(t->rel));
 }
 
@@ -824,14 +856,7 @@ protector_direct_insert(DirectTable *t, const Datum *values, const bool *nulls)
 	 * in the table's executor memory, as ExecutorFinish fires a statement's
 	 */
 	if (t->rri->ri_TrigDesc != NULL)
-	{
-		MemoryContext caller = MemoryContextSwitchTo(t->estate->es_query_cxt);
-
-		AfterTriggerBeginQuery();
-		ExecARInsertTriggers(t->estate, t->rri, slot, NIL, NULL);
-		AfterTriggerEndQuery(t->estate);
-		MemoryContextSwitchTo(caller);
-	}
+		fire_others_triggers(t, slot);
 	ResetPerTupleExprContext(t->estate);
 	ExecClearTuple(slot);
 	error_context_stack = callback.previous;
