@@ -214,9 +214,9 @@ in_use(const DirectTable *t)
 
 /*
  * A row made or written into t while another is (by a DEFAULT, CHECK
- * constraint, index expression or trigger of the table, or DDL, running code that
- * writes to a table whose changes protector records in it) would take the
- * same slot, memory and executor state: refused.
+ * constraint, index expression or trigger of the table, or DDL, running
+ * code that writes to a table whose changes protector records in it) would
+ * take the same slot, memory and executor state: refused.
  */
 static void
 refuse_reentry(const DirectTable *t)

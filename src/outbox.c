@@ -486,10 +486,10 @@ static SPIPlanPtr rest_plan = NULL;
  * prepared one anywhere, never draws this outbox's ids, and waiting for
  * the cluster's oldest (GetOldestActiveTransactionId) held every
  * database's floor while one was open (an attack review: 450 buffers per
- * drain after 3,000 announcements, growing with every one).  A worker starts where the database's last
- * one left it (the registry keeps it; 0 after a server restart): each
- * worker leaves after two idle seconds, and starting from 0 its first
- * drain read every dead entry again.
+ * drain after 3,000 announcements, growing with every one).  A worker
+ * starts where the database's last one left it (the registry keeps it; 0
+ * after a server restart): each worker leaves after two idle seconds, and
+ * starting from 0 its first drain read every dead entry again.
  */
 static int64 floor_id = 0;
 static Oid	floor_relid = InvalidOid;	/* the outbox floor_id is of */
