@@ -52,6 +52,11 @@ endif
 $(SQL_INSTALL): $(SQL_PARTS) $(EXTENSION).control
 	cat $(SQL_PARTS) > $@
 
+# every object (and its JIT bitcode) is built again when a header changes:
+# PGXS tracks no header, and an object left from before a header's change
+# was linked against the new one (a call with two arguments too few)
+$(OBJS) $(OBJS:.o=.bc): $(wildcard src/*.h)
+
 all: $(SQL_INSTALL)
 
 .PHONY: demo test bench lint fuzz check-sanitize

@@ -38,7 +38,7 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'protector_lock_seen'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION protector_internal.lock_seen(integer, uuid, boolean) IS
-'Takes protector''s lock of class p_class (a booking''s reminders, a waiver version) over a row the caller sees, exclusive or shared, its wait bounded by protector.lock_timeout';
+'Takes protector''s lock of class p_class (a booking''s reminders, a waiver version, a customer''s erasures and merges) over a row the caller sees, exclusive or shared, its wait bounded by protector.lock_timeout';
 
 CREATE FUNCTION protector_internal.lock_bookings(p_ids uuid[])
 RETURNS bigint

@@ -18395,7 +18395,7 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'protector_lock_seen'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION protector_internal.lock_seen(integer, uuid, boolean) IS
-'Takes protector''s lock of class p_class (a booking''s reminders, a waiver version) over a row the caller sees, exclusive or shared, its wait bounded by protector.lock_timeout';
+'Takes protector''s lock of class p_class (a booking''s reminders, a waiver version, a customer''s erasures and merges) over a row the caller sees, exclusive or shared, its wait bounded by protector.lock_timeout';
 GRANT EXECUTE ON FUNCTION protector_internal.lock_booking_services(uuid[]), protector_internal.lock_seen(integer, uuid, boolean)
 	TO authenticated, service_role;
 

@@ -933,8 +933,9 @@ row_seen(const SeenLock *lock, pg_uuid_t *id)
  *
  * The lock of class p_class over p_id when the caller sees that row under
  * RLS: the manual reminders of a booking (prepare_reminder, exclusive, for
- * those who may send them), or a waiver version being signed
- * (lock_waiver_version, shared only).  A row the caller does not see locks
+ * those who may send them), a waiver version being signed
+ * (lock_waiver_version, shared only), or a customer being erased or merged
+ * (erase_customer, merge_customers, exclusive).  A row the caller does not see locks
  * nothing: what follows reads it as the caller and answers "not found".
  * The wait is bounded as a service's is.
  */

@@ -315,6 +315,13 @@ flush_pending(void)
 	{
 		writing_outbox = true;
 		write_outbox();
+		/*
+		 * what others' triggers on the outbox queued as deferred (a
+		 * deferrable foreign key of a table they write): the transaction's
+		 * deferred events fired before this, and these were dropped
+		 * unchecked (a review); fired now, as COMMIT fires them
+		 */
+		AfterTriggerFireDeferred();
 		writing_outbox = false;
 		/*
 		 * tables code of the outbox's DEFAULTs wrote to directly, which

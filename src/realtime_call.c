@@ -338,7 +338,8 @@ call_as_owner(RealtimeCall *call)
 
 	protector_bounded_wait(call_as_owner_now, call,
 						   "Supabase Realtime's table realtime.messages is busy, try again",
-						   "Another transaction (a migration, or Realtime changing its partitions)");
+						   "Another transaction (a migration, or Realtime changing its partitions)",
+						   InvalidOid, InvalidTransactionId);
 	if (pinned)
 		protector_output_style_end(level);
 }

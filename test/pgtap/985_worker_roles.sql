@@ -26,6 +26,7 @@ INSERT INTO protector.services (id, organization_id, venue_id, name, duration, s
 	 'S', '60 minutes', '60 minutes', '30 days', 4, 4);
 INSERT INTO protector.customers (id, organization_id, full_name, email) VALUES
 	('0a985000-0000-4000-8000-00000000c001', '0a985000-0000-4000-8000-000000000000', 'Cara', 'cara@example.com');
+
 INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, customer_id, during, status, hold_expires_at) VALUES
 	('0a985000-0000-4000-8000-0000000000b1', '0a985000-0000-4000-8000-000000000000', '0a985000-0000-4000-8000-0000000000a1',
 	 '0a985000-0000-4000-8000-0000000005a1', '0a985000-0000-4000-8000-00000000c001',
@@ -40,6 +41,9 @@ INSERT INTO protector.bookings (id, organization_id, venue_id, service_id, custo
 	 tstzrange(date_trunc('hour', now()) + interval '5 days', date_trunc('hour', now()) + interval '5 days 1 hour'), 'confirmed', NULL);
 -- another tenant's booking
 INSERT INTO protector.organizations (id, name, slug) VALUES ('0a985000-0000-4000-8000-000000000001', 'Other', 'worker-roles-other');
+-- ... and customer, which wr_owner does not see
+INSERT INTO protector.customers (id, organization_id, full_name) VALUES
+	('0a985000-0000-4000-8000-00000000c999', '0a985000-0000-4000-8000-000000000001', 'Olga');
 INSERT INTO protector.venues (id, organization_id, name, timezone) VALUES
 	('0a985000-0000-4000-8000-0000000001a1', '0a985000-0000-4000-8000-000000000001', 'W', 'UTC');
 INSERT INTO protector.services (id, organization_id, venue_id, name, duration, slot_interval, max_advance) VALUES
@@ -99,7 +103,7 @@ SELECT is((SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = p
 -- over a customer the caller sees)
 SELECT protector_internal.lock_seen(1886547725, '0a985000-0000-4000-8000-00000000c999', false);
 SELECT is((SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()) - :held, 1::bigint,
-	'lock_seen over a customer it does not see takes no lock of its erasures');
+	'lock_seen over another tenant''s customer takes no lock of its erasures');
 SELECT protector_internal.lock_seen(1886547725, '0a985000-0000-4000-8000-00000000c001', false);
 SELECT is((SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()) - :held, 2::bigint,
 	'... over its own customer, one');
