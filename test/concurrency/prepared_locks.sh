@@ -107,35 +107,27 @@ if [ "$queued" != "40001 | the waiver is busy, try again | The prepared transact
 fi
 
 # a row a prepared transaction deletes: the row's xmax names it, and the
-# wait for its row names it as the holder
-psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "BEGIN" -c "SET LOCAL protector.notify = off" \
-	-c "DELETE FROM protector.customers WHERE id = '0c170000-0000-4000-8000-0000000000c1'" \
-	-c "PREPARE TRANSACTION 'prepared_customer'" >/dev/null
-xid=$(psql -X -A -t -d "$DB" -c "SELECT transaction FROM pg_prepared_xacts WHERE gid = 'prepared_customer'")
-row=$(answer "INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, status, during)
-	VALUES ('0c170000-0000-4000-8000-000000000000', '0c170000-0000-4000-8000-0000000000a1',
-			'0c170000-0000-4000-8000-0000000005a1', '0c170000-0000-4000-8000-0000000000c1', 'confirmed',
-			tstzrange(date_trunc('day', now()) + interval '2 days 13 hours', date_trunc('day', now()) + interval '2 days 14 hours'))")
-psql -X -q -d "$DB" -c "ROLLBACK PREPARED 'prepared_customer'" >/dev/null
-echo "a booking of a customer a prepared transaction deletes: $row"
-if [ "$row" != "40001 | the customer's record is busy, try again | The prepared transaction $xid holds its lock until COMMIT PREPARED or ROLLBACK PREPARED. | Resolve it (pg_prepared_xacts names it by transaction), then retry the request." ]; then
-	echo "A PREPARED TRANSACTION HOLDING A ROW WAS NOT NAMED"; fail=1
-fi
-# ... also when it deleted the row in a savepoint: the row's xmax is the
-# subtransaction's, the lock its top transaction's (a review)
-psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "BEGIN" -c "SET LOCAL protector.notify = off" -c "SAVEPOINT s" \
-	-c "DELETE FROM protector.customers WHERE id = '0c170000-0000-4000-8000-0000000000c1'" -c "RELEASE s" \
-	-c "PREPARE TRANSACTION 'prepared_customer_savepoint'" >/dev/null
-xid=$(psql -X -A -t -d "$DB" -c "SELECT transaction FROM pg_prepared_xacts WHERE gid = 'prepared_customer_savepoint'")
-row=$(answer "INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, status, during)
-	VALUES ('0c170000-0000-4000-8000-000000000000', '0c170000-0000-4000-8000-0000000000a1',
-			'0c170000-0000-4000-8000-0000000005a1', '0c170000-0000-4000-8000-0000000000c1', 'confirmed',
-			tstzrange(date_trunc('day', now()) + interval '2 days 13 hours', date_trunc('day', now()) + interval '2 days 14 hours'))")
-psql -X -q -d "$DB" -c "ROLLBACK PREPARED 'prepared_customer_savepoint'" >/dev/null
-echo "... deleted in a savepoint: $row"
-if [ "$row" != "40001 | the customer's record is busy, try again | The prepared transaction $xid holds its lock until COMMIT PREPARED or ROLLBACK PREPARED. | Resolve it (pg_prepared_xacts names it by transaction), then retry the request." ]; then
-	echo "A PREPARED TRANSACTION HOLDING A ROW FROM A SAVEPOINT WAS NOT NAMED"; fail=1
-fi
+# wait for its row names it as the holder; also when it deleted the row in
+# a savepoint (the row's xmax is the subtransaction's, the lock its top
+# transaction's: a review)
+deleted_customer() {	# $1 = gid, $2 = the deletion (in a savepoint or not)
+	local xid row
+	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "BEGIN" -c "SET LOCAL protector.notify = off" -c "$2" \
+		-c "PREPARE TRANSACTION '$1'" >/dev/null
+	xid=$(psql -X -A -t -d "$DB" -c "SELECT transaction FROM pg_prepared_xacts WHERE gid = '$1'")
+	row=$(answer "INSERT INTO protector.bookings (organization_id, venue_id, service_id, customer_id, status, during)
+		VALUES ('0c170000-0000-4000-8000-000000000000', '0c170000-0000-4000-8000-0000000000a1',
+				'0c170000-0000-4000-8000-0000000005a1', '0c170000-0000-4000-8000-0000000000c1', 'confirmed',
+				tstzrange(date_trunc('day', now()) + interval '2 days 13 hours', date_trunc('day', now()) + interval '2 days 14 hours'))")
+	psql -X -q -d "$DB" -c "ROLLBACK PREPARED '$1'" >/dev/null
+	echo "a booking of a customer a prepared transaction deletes ($1): $row"
+	if [ "$row" != "40001 | the customer's record is busy, try again | The prepared transaction $xid holds its lock until COMMIT PREPARED or ROLLBACK PREPARED. | Resolve it (pg_prepared_xacts names it by transaction), then retry the request." ]; then
+		echo "A PREPARED TRANSACTION HOLDING A ROW WAS NOT NAMED ($1)"; fail=1
+	fi
+}
+delete_customer="DELETE FROM protector.customers WHERE id = '0c170000-0000-4000-8000-0000000000c1'"
+deleted_customer prepared_customer "$delete_customer"
+deleted_customer prepared_customer_savepoint "SAVEPOINT s; $delete_customer; RELEASE s"
 
 # a booking's row waited for where its holder is not known (a batch's
 # FOR UPDATE): a prepared transaction that changed a booking may be it,
