@@ -361,16 +361,25 @@ set_key_tag(LOCKTAG *tag, int64 key)
 	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) (key >> 32), (uint32) key, 1);
 }
 
+/* the probe of a wait for key's lock: its holders in any mode, exactly */
+static void
+key_probe(HolderProbe *probe, int64 key)
+{
+	set_key_tag(&probe->tag, key);
+	probe->against = AccessExclusiveLock;
+	probe->exact = true;
+}
+
 /* the lock of key (of class's: the busy error names it) */
 static void
 lock_key(const LockClass *class, int64 key)
 {
-	HolderProbe probe = {.against = AccessExclusiveLock, .exact = true};
+	HolderProbe probe;
 
 	/* uncontended: no timer, no GUC juggling */
 	if (try_lock_key(key))
 		return;
-	set_key_tag(&probe.tag, key);
+	key_probe(&probe, key);
 	bounded_wait(wait_for_key, &key, class->busy, class->holder, &probe);
 }
 
@@ -378,11 +387,11 @@ lock_key(const LockClass *class, int64 key)
 static void
 lock_key_shared(const LockClass *class, int64 key)
 {
-	HolderProbe probe = {.against = AccessExclusiveLock, .exact = true};
+	HolderProbe probe;
 
 	if (DatumGetBool(DirectFunctionCall1(pg_try_advisory_xact_lock_shared_int8, Int64GetDatum(key))))
 		return;
-	set_key_tag(&probe.tag, key);
+	key_probe(&probe, key);
 	bounded_wait(wait_for_key_shared, &key, class->busy, class->holder, &probe);
 }
 
